@@ -1,0 +1,18 @@
+"""lightning-wgen: Wasserstein-family generative models on PyTorch Lightning."""
+
+from lightning_wgen.data import MNISTDataModule, ToyDataModule
+from lightning_wgen.errors import ConfigError, DatasetNotFoundError, WGenError
+from lightning_wgen.models import WGANGP, AdversarialModule
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "WGANGP",
+    "AdversarialModule",
+    "ConfigError",
+    "DatasetNotFoundError",
+    "MNISTDataModule",
+    "ToyDataModule",
+    "WGenError",
+    "__version__",
+]

@@ -1,0 +1,33 @@
+"""Lightning's progress bar, counting generator steps instead of data batches."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import lightning as L
+from lightning.pytorch.callbacks import TQDMProgressBar
+
+
+class GeneratorStepProgressBar(TQDMProgressBar):
+    """Shows ``generator_steps`` of the whole run out of ``max_generator_steps``.
+
+    Lightning's bar counts data batches, of which an adversarial step draws ``n_critic``.
+    """
+
+    def on_train_epoch_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        super().on_train_epoch_start(trainer, pl_module)
+        bar = self.train_progress_bar
+        bar.total = getattr(pl_module, "max_generator_steps", None)
+        bar.n = getattr(pl_module, "generator_steps", 0)
+        bar.set_description(f"Epoch {trainer.current_epoch}, generator steps")
+
+    def on_train_batch_end(
+        self,
+        trainer: L.Trainer,
+        pl_module: L.LightningModule,
+        outputs: Any,
+        batch: Any,
+        batch_idx: int,
+    ) -> None:
+        step = getattr(pl_module, "generator_steps", batch_idx + 1)
+        super().on_train_batch_end(trainer, pl_module, outputs, batch, step - 1)

@@ -1,0 +1,130 @@
+"""Evaluation of a generator on a 2D toy data set: metrics, a scatter plot, a JSON record."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import lightning as L
+import torch
+from lightning.pytorch.callbacks import Callback
+
+from lightning_wgen.errors import ConfigError
+from lightning_wgen.losses import wasserstein_estimate
+from lightning_wgen.metrics.toy import exact_w1, mode_metrics
+
+
+def evaluate_toy(
+    pl_module: L.LightningModule, datamodule: Any, num_samples: int = 2500, seed: int = 0
+) -> tuple[dict[str, float], torch.Tensor, torch.Tensor]:
+    """Toy metrics of ``pl_module``'s generator against ``datamodule``'s distribution.
+
+    Returns the metrics (modes captured and high-quality fraction where the data set has modes,
+    the exact W1 between ``num_samples`` generated and true samples, and the critic's estimate
+    E f(real) - E f(fake) on the same two sets), the generated and the real samples.
+    """
+    fake = pl_module.sample(num_samples, seed=seed).float().cpu()
+    real = datamodule.sample(num_samples, seed=seed + 1)
+    metrics: dict[str, float] = {}
+    if datamodule.modes is not None:
+        metrics.update(mode_metrics(fake, datamodule.modes, datamodule.std))
+    metrics["w1_exact"] = exact_w1(fake, real)
+    critic = getattr(pl_module, "critic", None)
+    if critic is not None:
+        was_training = critic.training
+        critic.eval()
+        with torch.no_grad():
+            scores = critic(torch.cat([real, fake]).to(pl_module.device)).float()
+        critic.train(was_training)
+        metrics["w1_critic"] = float(
+            wasserstein_estimate(scores[:num_samples], scores[num_samples:])
+        )
+    return metrics, fake, real
+
+
+def save_scatter(path: Path, fake: torch.Tensor, real: torch.Tensor, title: str) -> None:
+    """Scatter plot of generated (orange) over real (blue) points, written to ``path``."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(5, 5), dpi=120)
+    ax.scatter(real[:, 0], real[:, 1], s=2, alpha=0.5, label="real", color="tab:blue")
+    ax.scatter(fake[:, 0], fake[:, 1], s=2, alpha=0.5, label="generated", color="tab:orange")
+    ax.set_aspect("equal")
+    ax.set_title(title, fontsize=8)
+    ax.legend(loc="upper right", markerscale=4)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+
+
+class ToyEvaluation(Callback):
+    """Evaluates on the toy data set every ``every_n_generator_steps`` and at the end of fit.
+
+    At the end it prints the metrics and writes ``toy_metrics.json`` and ``toy_scatter.png`` in
+    the run's log directory (``trainer.log_dir``).
+    """
+
+    def __init__(
+        self, num_samples: int = 2500, every_n_generator_steps: int | None = None, seed: int = 0
+    ) -> None:
+        if num_samples < 2:
+            raise ConfigError(f"ToyEvaluation num_samples must be >= 2, got {num_samples}.")
+        if every_n_generator_steps is not None and every_n_generator_steps < 1:
+            raise ConfigError(
+                f"every_n_generator_steps must be >= 1 or None, got {every_n_generator_steps}."
+            )
+        self.num_samples = num_samples
+        self.every_n_generator_steps = every_n_generator_steps
+        self.seed = seed
+        self._last_step = -1
+        self.metrics: dict[str, float] = {}
+
+    def _evaluate(self, trainer: L.Trainer, pl_module: L.LightningModule) -> dict[str, float]:
+        datamodule = trainer.datamodule
+        if datamodule is None or not hasattr(datamodule, "modes"):
+            raise ConfigError(
+                "ToyEvaluation needs a ToyDataModule as the trainer's datamodule; got "
+                f"{type(datamodule).__name__}."
+            )
+        metrics, fake, real = evaluate_toy(pl_module, datamodule, self.num_samples, self.seed)
+        self._last_step = pl_module.generator_steps
+        self.metrics = metrics
+        self._fake, self._real = fake, real
+        if trainer.logger is not None:
+            trainer.logger.log_metrics(
+                {f"toy/{k}": v for k, v in metrics.items()}, step=pl_module.generator_steps
+            )
+        return metrics
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
+        every, step = self.every_n_generator_steps, pl_module.generator_steps
+        if every and step % every == 0 and step != self._last_step:
+            self._evaluate(trainer, pl_module)
+
+    def on_fit_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if not trainer.is_global_zero:
+            return
+        if pl_module.generator_steps != self._last_step:
+            self._evaluate(trainer, pl_module)
+        out_dir = Path(trainer.log_dir or trainer.default_root_dir)
+        out_dir.mkdir(parents=True, exist_ok=True)
+        name = trainer.datamodule.name
+        record = {
+            "dataset": name,
+            "generator_steps": pl_module.generator_steps,
+            "num_samples": self.num_samples,
+            "seed": self.seed,
+            **self.metrics,
+        }
+        (out_dir / "toy_metrics.json").write_text(json.dumps(record, indent=2) + "\n")
+        summary = ", ".join(
+            f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in self.metrics.items()
+        )
+        title = f"{type(pl_module).__name__} on {name}, {pl_module.generator_steps} generator steps"
+        save_scatter(out_dir / "toy_scatter.png", self._fake, self._real, f"{title}\n{summary}")
+        print(f"\n{title}: {summary}")
+        print(f"wrote {out_dir / 'toy_metrics.json'} and {out_dir / 'toy_scatter.png'}")

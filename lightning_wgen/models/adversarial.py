@@ -1,0 +1,263 @@
+"""The shared adversarial base: the critic/generator schedule, optimizers, EMA and sampling.
+
+One ``training_step`` is one generator iteration: it draws a fresh real batch for each of its
+critic updates from the dataloader iterator, then makes one generator update. Lightning's
+per-step overhead is thus paid once per ``n_critic + 1`` optimizer steps.
+
+Training length: Lightning's ``trainer.global_step`` counts *every* optimizer step (critic and
+generator), so ``trainer.max_steps`` would mean ``n_critic + 1`` times fewer generator steps than it
+says. Set ``max_generator_steps`` on the module instead; ``generator_steps`` is the counter it is
+compared against, and it is saved in and restored from checkpoints.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any
+
+import lightning as L
+import torch
+from torch import Tensor, nn
+from torch.optim import Optimizer
+from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
+
+from lightning_wgen.errors import ConfigError
+
+OptimizerFactory = Callable[[Iterable[nn.Parameter]], Optimizer]
+
+WARMUP_CRITIC_STEPS = 100
+WARMUP_GENERATOR_STEPS = 25
+WARMUP_EVERY = 500
+
+
+def critic_steps_for(generator_step: int, n_critic: int, warmup: bool) -> int:
+    """Critic updates before generator update number ``generator_step`` (counted from 0).
+
+    With ``warmup`` this is the schedule of the original WGAN code (Arjovsky et al. 2017): 100
+    critic iterations for the first 25 generator iterations and for every 500th, else ``n_critic``.
+    """
+    if warmup and (generator_step < WARMUP_GENERATOR_STEPS or generator_step % WARMUP_EVERY == 0):
+        return WARMUP_CRITIC_STEPS
+    return n_critic
+
+
+def _hparams_ignore(*names: str) -> list[str]:
+    """Arguments to leave out of ``save_hyperparameters``.
+
+    Under ``LightningCLI`` the saved hyperparameters are the parsed config (class paths and init
+    args), which rebuilds networks and optimizers on ``load_from_checkpoint`` without pickling
+    them; keep them there. Built from Python, they are live objects: leave them out so that the
+    checkpoint stays loadable with ``weights_only=True``.
+    """
+    try:
+        from lightning.pytorch.core.mixins.hparams_mixin import _given_hyperparameters
+    except ImportError:  # pragma: no cover - older or newer Lightning without the context
+        return list(names)
+    return [] if _given_hyperparameters.get() is not None else list(names)
+
+
+class AdversarialModule(L.LightningModule):
+    """Base for critic/generator families, with manual optimization.
+
+    Subclasses implement :meth:`critic_objective` and :meth:`generator_objective` and may set
+    :meth:`default_optimizer`; everything else (the ``n_critic`` loop, warm-up, EMA, sampling,
+    logging, step counting) lives here.
+
+    Args:
+        generator: maps ``(B, generator.latent_dim)`` noise to data-space samples.
+        critic: maps data-space samples to scores ``(B,)``.
+        n_critic: critic updates per generator update.
+        critic_warmup: use the WGAN warm-up schedule (see :func:`critic_steps_for`).
+        generator_optimizer, critic_optimizer: callables ``params -> Optimizer``; ``None`` uses the
+            family's paper defaults (:meth:`default_optimizer`).
+        ema_decay: if set, keep an exponential moving average of the generator's weights and
+            sample from it.
+        max_generator_steps: stop training after this many generator updates.
+    """
+
+    progress_bar_keys: tuple[str, ...] = ("critic/loss", "critic/w_estimate")
+
+    def __init__(
+        self,
+        generator: nn.Module,
+        critic: nn.Module,
+        *,
+        n_critic: int = 5,
+        critic_warmup: bool = False,
+        generator_optimizer: OptimizerFactory | None = None,
+        critic_optimizer: OptimizerFactory | None = None,
+        ema_decay: float | None = None,
+        max_generator_steps: int | None = None,
+    ) -> None:
+        super().__init__()
+        if n_critic < 1:
+            raise ConfigError(f"n_critic must be >= 1, got {n_critic}; use 5 as in WGAN/WGAN-GP.")
+        if ema_decay is not None and not 0.0 < ema_decay < 1.0:
+            raise ConfigError(f"ema_decay must be in (0, 1) or None, got {ema_decay}; try 0.999.")
+        if max_generator_steps is not None and max_generator_steps < 1:
+            raise ConfigError(
+                f"max_generator_steps must be >= 1 or None, got {max_generator_steps}."
+            )
+        if not hasattr(generator, "latent_dim"):
+            raise ConfigError(
+                f"generator {type(generator).__name__} has no `latent_dim` attribute; the module "
+                "needs it to draw noise. Set `self.latent_dim` in the generator's __init__."
+            )
+        self.save_hyperparameters(
+            ignore=_hparams_ignore("generator", "critic", "generator_optimizer", "critic_optimizer")
+        )
+        self.automatic_optimization = False
+        self.generator = generator
+        self.critic = critic
+        self.n_critic = n_critic
+        self.critic_warmup = critic_warmup
+        self.generator_optimizer = generator_optimizer
+        self.critic_optimizer = critic_optimizer
+        self.max_generator_steps = max_generator_steps
+        self.generator_ema = (
+            AveragedModel(generator, multi_avg_fn=get_ema_multi_avg_fn(ema_decay), use_buffers=True)
+            if ema_decay is not None
+            else None
+        )
+        self.generator_steps = 0
+        self.critic_steps_in_cycle = 0
+        self._batch_size = 0
+
+    # -- what a family defines --------------------------------------------------------------------
+
+    def critic_objective(self, real: Tensor, fake: Tensor) -> tuple[Tensor, dict[str, Tensor]]:
+        """Critic loss to minimise on one real and one (detached) fake batch, and values to log."""
+        raise NotImplementedError
+
+    def generator_objective(self, fake: Tensor) -> Tensor:
+        """Generator loss to minimise on a fake batch that carries the generator's graph."""
+        raise NotImplementedError
+
+    def default_optimizer(self, params: Iterable[nn.Parameter], role: str) -> Optimizer:
+        """The family's paper optimizer for ``role`` in {"generator", "critic"}."""
+        return torch.optim.Adam(params, lr=1e-4, betas=(0.0, 0.9))
+
+    def after_critic_step(self) -> None:
+        """Hook run after every critic update (weight clipping goes here)."""
+
+    # -- sampling ---------------------------------------------------------------------------------
+
+    @property
+    def latent_dim(self) -> int:
+        return int(self.generator.latent_dim)
+
+    def noise(self, n: int, *, generator: torch.Generator | None = None) -> Tensor:
+        """Standard normal noise ``(n, latent_dim)`` on the module's device."""
+        if generator is None:
+            return torch.randn(n, self.latent_dim, device=self.device)
+        return torch.randn(n, self.latent_dim, generator=generator).to(self.device)
+
+    @torch.no_grad()
+    def sample(
+        self, n: int, *, seed: int | None = None, ema: bool = True, batch_size: int = 1024
+    ) -> Tensor:
+        """``n`` samples in data space (points, or images in [-1, 1]) on the module's device.
+
+        The same ``seed`` gives the same samples on any device. Uses the EMA generator when there
+        is one and ``ema`` is true; the networks are put in eval mode for the call.
+        """
+        if n < 1:
+            raise ConfigError(f"sample: n must be >= 1, got {n}.")
+        rng = torch.Generator().manual_seed(seed) if seed is not None else None
+        net = (
+            self.generator_ema.module
+            if (ema and self.generator_ema is not None)
+            else self.generator
+        )
+        was_training = net.training
+        net.eval()
+        try:
+            chunks = [
+                net(self.noise(min(batch_size, n - start), generator=rng))
+                for start in range(0, n, batch_size)
+            ]
+        finally:
+            net.train(was_training)
+        return torch.cat(chunks)
+
+    def forward(self, z: Tensor) -> Tensor:
+        return self.generator(z)
+
+    # -- optimisation -----------------------------------------------------------------------------
+
+    def configure_optimizers(self) -> list[Optimizer]:
+        def build(factory: OptimizerFactory | None, net: nn.Module, role: str) -> Optimizer:
+            if factory is None:
+                return self.default_optimizer(net.parameters(), role)
+            return factory(net.parameters())
+
+        return [
+            build(self.generator_optimizer, self.generator, "generator"),
+            build(self.critic_optimizer, self.critic, "critic"),
+        ]
+
+    def _next_real_batch(self, dataloader_iter: Iterator) -> Tensor:
+        batch, _, _ = next(dataloader_iter)
+        batch = self.trainer.precision_plugin.convert_input(batch)
+        batch = self.trainer.strategy.batch_to_device(batch)
+        # Labelled data sets yield (images, labels); the unconditional players use images only.
+        return batch[0] if isinstance(batch, (list, tuple)) else batch
+
+    def training_step(self, dataloader_iter: Iterator) -> None:
+        opt_g, opt_c = self.optimizers()
+        critic_steps = critic_steps_for(self.generator_steps, self.n_critic, self.critic_warmup)
+        logs: dict[str, Tensor] = {}
+        # The position in the cycle is kept on the module: when the data runs out mid-cycle the
+        # epoch ends (StopIteration) and the next epoch completes the same cycle.
+        while self.critic_steps_in_cycle < critic_steps:
+            real = self._next_real_batch(dataloader_iter)
+            self._batch_size = real.shape[0]
+            with torch.no_grad():
+                fake = self.generator(self.noise(self._batch_size))
+            loss, logs = self.critic_objective(real, fake)
+            opt_c.zero_grad(set_to_none=True)
+            self.manual_backward(loss)
+            opt_c.step()
+            self.after_critic_step()
+            self.critic_steps_in_cycle += 1
+            logs["critic/loss"] = loss.detach()
+
+        with self.toggled_optimizer(opt_g):
+            fake = self.generator(self.noise(self._batch_size))
+            g_loss = self.generator_objective(fake)
+            opt_g.zero_grad(set_to_none=True)
+            self.manual_backward(g_loss)
+            opt_g.step()
+        if self.generator_ema is not None:
+            self.generator_ema.update_parameters(self.generator)
+        self.critic_steps_in_cycle = 0
+        self.generator_steps += 1
+
+        logs["gen/loss"] = g_loss.detach()
+        shown = {k: logs.pop(k) for k in self.progress_bar_keys if k in logs}
+        shown["gen_step"] = torch.tensor(float(self.generator_steps))
+        kwargs = {"on_step": True, "on_epoch": False, "batch_size": self._batch_size}
+        self.log_dict(logs, **kwargs)
+        self.log_dict(shown, prog_bar=True, **kwargs)
+        self._stop_when_done()
+
+    def _stop_when_done(self) -> None:
+        limit = self.max_generator_steps
+        if limit is not None and self.generator_steps >= limit:
+            self.trainer.should_stop = True
+
+    # -- checkpointing ----------------------------------------------------------------------------
+
+    def on_train_start(self) -> None:
+        self._stop_when_done()
+
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        checkpoint["wgen"] = {
+            "generator_steps": self.generator_steps,
+            "critic_steps_in_cycle": self.critic_steps_in_cycle,
+        }
+
+    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        state = checkpoint.get("wgen", {})
+        self.generator_steps = int(state.get("generator_steps", 0))
+        self.critic_steps_in_cycle = int(state.get("critic_steps_in_cycle", 0))

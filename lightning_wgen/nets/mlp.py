@@ -1,0 +1,53 @@
+"""Fully connected networks for low-dimensional (toy 2D) data."""
+
+from __future__ import annotations
+
+from torch import Tensor, nn
+
+from lightning_wgen.errors import ConfigError
+
+
+def mlp(
+    in_features: int, out_features: int, hidden_features: int, num_hidden_layers: int
+) -> nn.Sequential:
+    """``num_hidden_layers`` Linear+ReLU blocks of width ``hidden_features``, then a Linear head."""
+    if num_hidden_layers < 1:
+        raise ConfigError(f"num_hidden_layers must be >= 1, got {num_hidden_layers}.")
+    layers: list[nn.Module] = []
+    width = in_features
+    for _ in range(num_hidden_layers):
+        layers += [nn.Linear(width, hidden_features), nn.ReLU()]
+        width = hidden_features
+    layers.append(nn.Linear(width, out_features))
+    return nn.Sequential(*layers)
+
+
+class MLPGenerator(nn.Module):
+    """Maps noise ``(B, latent_dim)`` to points ``(B, data_dim)`` (linear output, data units)."""
+
+    def __init__(
+        self,
+        latent_dim: int = 2,
+        data_dim: int = 2,
+        hidden_features: int = 512,
+        num_hidden_layers: int = 3,
+    ) -> None:
+        super().__init__()
+        self.latent_dim = latent_dim
+        self.net = mlp(latent_dim, data_dim, hidden_features, num_hidden_layers)
+
+    def forward(self, z: Tensor) -> Tensor:
+        return self.net(z)
+
+
+class MLPCritic(nn.Module):
+    """Maps points ``(B, data_dim)`` to unbounded scores ``(B,)``."""
+
+    def __init__(
+        self, data_dim: int = 2, hidden_features: int = 512, num_hidden_layers: int = 3
+    ) -> None:
+        super().__init__()
+        self.net = mlp(data_dim, 1, hidden_features, num_hidden_layers)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.net(x).squeeze(-1)

@@ -1,0 +1,147 @@
+import lightning as L
+import pytest
+import torch
+from helpers import CountingToyData, quiet_trainer, tiny_wgan_gp
+from lightning.pytorch.callbacks import Callback, ModelCheckpoint
+from torch.utils.data import DataLoader, TensorDataset
+
+from lightning_wgen.errors import ConfigError
+from lightning_wgen.models import critic_steps_for
+
+
+class RecordSteps(Callback):
+    """Records 'C' or 'G' for every optimizer step Lightning takes."""
+
+    def __init__(self):
+        self.pattern = []
+
+    def on_before_optimizer_step(self, trainer, pl_module, optimizer):
+        is_critic = optimizer.param_groups[0]["params"][0] is next(pl_module.critic.parameters())
+        self.pattern.append("C" if is_critic else "G")
+
+
+def expected_pattern(generator_steps, n_critic, warmup):
+    return "".join(
+        "C" * critic_steps_for(step, n_critic, warmup) + "G" for step in range(generator_steps)
+    )
+
+
+def test_warmup_schedule_values():
+    assert [critic_steps_for(s, 5, False) for s in (0, 24, 25, 500)] == [5, 5, 5, 5]
+    assert [critic_steps_for(s, 5, True) for s in (0, 24, 25, 499, 500, 501, 1000)] == [
+        100,
+        100,
+        5,
+        5,
+        100,
+        5,
+        100,
+    ]
+
+
+@pytest.mark.parametrize("n_critic", [1, 3])
+def test_n_critic_steps_per_generator_step(n_critic):
+    recorder, data = RecordSteps(), CountingToyData()
+    model = tiny_wgan_gp(n_critic=n_critic, max_generator_steps=7)
+    trainer = quiet_trainer(callbacks=[recorder])
+    trainer.fit(model, data)
+    assert "".join(recorder.pattern) == expected_pattern(7, n_critic, False)
+    assert model.generator_steps == 7
+    assert trainer.global_step == 7 * (n_critic + 1)  # Lightning counts every optimizer step
+    # every critic update drew a fresh real batch (plus at most the fetcher's one prefetch)
+    assert 7 * n_critic <= len(data.drawn) <= 7 * n_critic + 2
+
+
+def test_warmup_schedule_over_a_real_run():
+    recorder, data = RecordSteps(), CountingToyData(batch_size=4)
+    model = tiny_wgan_gp(n_critic=5, critic_warmup=True, max_generator_steps=27)
+    quiet_trainer(callbacks=[recorder]).fit(model, data)
+    pattern = "".join(recorder.pattern)
+    assert pattern == ("C" * 100 + "G") * 25 + ("C" * 5 + "G") * 2
+    assert pattern == expected_pattern(27, 5, True)
+
+
+def test_cycle_continues_across_epochs():
+    # 10 real batches per epoch and n_critic 3: cycles straddle epoch boundaries, and the
+    # pattern must still be exactly CCCG.
+    images = TensorDataset(torch.randn(40, 2))
+    loader = DataLoader(images, batch_size=4, shuffle=True, drop_last=True)
+    recorder = RecordSteps()
+    model = tiny_wgan_gp(n_critic=3, max_generator_steps=8)
+    trainer = quiet_trainer(callbacks=[recorder])
+    trainer.fit(model, train_dataloaders=loader)
+    assert "".join(recorder.pattern) == expected_pattern(8, 3, False)
+    assert trainer.current_epoch >= 2
+
+
+def test_generator_steps_survive_save_and_resume(tmp_path):
+    ckpt = ModelCheckpoint(dirpath=tmp_path, save_last=True)
+    model = tiny_wgan_gp(n_critic=2, max_generator_steps=4)
+    quiet_trainer(callbacks=[ckpt], enable_checkpointing=True).fit(model, CountingToyData())
+    saved = torch.load(tmp_path / "last.ckpt", weights_only=True)
+    assert saved["wgen"] == {"generator_steps": 4, "critic_steps_in_cycle": 0}
+
+    recorder = RecordSteps()
+    resumed = tiny_wgan_gp(n_critic=2, max_generator_steps=6)
+    trainer = quiet_trainer(callbacks=[recorder])
+    trainer.fit(resumed, CountingToyData(), ckpt_path=tmp_path / "last.ckpt")
+    assert resumed.generator_steps == 6
+    assert "".join(recorder.pattern) == "CCGCCG"  # two more generator steps, not six
+    assert trainer.global_step == 6 * 3
+
+
+def test_checkpoint_from_python_loads_with_weights_only(tmp_path):
+    model = tiny_wgan_gp(max_generator_steps=1, ema_decay=0.9)
+    trainer = quiet_trainer()
+    trainer.fit(model, CountingToyData())
+    trainer.save_checkpoint(tmp_path / "m.ckpt")
+    state = torch.load(tmp_path / "m.ckpt", weights_only=True)
+    assert "generator_ema.module.net.0.weight" in state["state_dict"]
+    assert "generator" not in state["hyper_parameters"]
+
+
+def test_sample_is_seeded_and_uses_ema():
+    model = tiny_wgan_gp(ema_decay=0.5, max_generator_steps=3)
+    quiet_trainer().fit(model, CountingToyData())
+    a, b = model.sample(10, seed=1), model.sample(10, seed=1)
+    torch.testing.assert_close(a, b)
+    assert a.shape == (10, 2)
+    assert not torch.equal(model.sample(10, seed=2), a)
+    # EMA weights differ from the live generator after training, so the samples do too
+    assert not torch.allclose(model.sample(10, seed=1, ema=False), a)
+    z = torch.randn(1000, 2, generator=torch.Generator().manual_seed(1))
+    torch.testing.assert_close(model.sample(1000, seed=1, batch_size=64), model.generator_ema(z))
+
+
+def test_ema_follows_the_exponential_average():
+    model = tiny_wgan_gp(ema_decay=0.5, max_generator_steps=1)
+    before = [p.detach().clone() for p in model.generator.parameters()]
+    quiet_trainer().fit(model, CountingToyData())
+    # AveragedModel copies the weights on its first update; then ema = d * ema + (1 - d) * w.
+    for p, ema in zip(model.generator.parameters(), model.generator_ema.module.parameters()):
+        torch.testing.assert_close(ema, p)
+    assert not all(torch.equal(a, b) for a, b in zip(before, model.generator.parameters()))
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"n_critic": 0}, "n_critic must be >= 1, got 0"),
+        ({"gp_weight": -1.0}, "gp_weight must be >= 0, got -1.0"),
+        ({"ema_decay": 1.5}, "ema_decay must be in"),
+        ({"max_generator_steps": 0}, "max_generator_steps must be >= 1"),
+    ],
+)
+def test_bad_config_values_raise_one_clear_line(kwargs, message):
+    with pytest.raises(ConfigError, match=message):
+        tiny_wgan_gp(**kwargs)
+
+
+def test_seeded_runs_are_reproducible():
+    def run():
+        L.seed_everything(3, verbose=False)
+        model = tiny_wgan_gp(max_generator_steps=5)
+        quiet_trainer().fit(model, CountingToyData())
+        return model.sample(5, seed=0)
+
+    torch.testing.assert_close(run(), run())
