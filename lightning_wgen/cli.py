@@ -33,6 +33,9 @@ class WGenCLI(LightningCLI):
 def main(args: list[str] | None = None) -> None:
     # Toy data is generated in the main process; worker processes would only add overhead.
     warnings.filterwarnings("ignore", ".*does not have many workers.*")
+    # One training_step per generator step pulls its n_critic real batches from the iterator
+    # (see lightning_wgen.models.adversarial); Lightning flags that signature as experimental.
+    warnings.filterwarnings("ignore", ".*Found `dataloader_iter` argument.*")
     try:
         WGenCLI(
             subclass_mode_model=True,

@@ -114,13 +114,20 @@ def test_sample_is_seeded_and_uses_ema():
 
 
 def test_ema_follows_the_exponential_average():
-    model = tiny_wgan_gp(ema_decay=0.5, max_generator_steps=1)
-    before = [p.detach().clone() for p in model.generator.parameters()]
+    model = tiny_wgan_gp(ema_decay=0.75, max_generator_steps=1)
     quiet_trainer().fit(model, CountingToyData())
-    # AveragedModel copies the weights on its first update; then ema = d * ema + (1 - d) * w.
-    for p, ema in zip(model.generator.parameters(), model.generator_ema.module.parameters()):
-        torch.testing.assert_close(ema, p)
-    assert not all(torch.equal(a, b) for a, b in zip(before, model.generator.parameters()))
+    live = list(model.generator.parameters())
+    ema = list(model.generator_ema.module.parameters())
+    # after the first generator step the average starts from the live weights ...
+    for p, e in zip(live, ema, strict=True):
+        torch.testing.assert_close(e, p)
+    first = [p.detach().clone() for p in live]
+    model.max_generator_steps = 2
+    quiet_trainer().fit(model, CountingToyData())
+    # ... then ema = decay * ema + (1 - decay) * weights after every generator step
+    assert not all(torch.equal(a, b) for a, b in zip(first, live, strict=True))
+    for p0, p1, e in zip(first, live, ema, strict=True):
+        torch.testing.assert_close(e, 0.75 * p0 + 0.25 * p1)
 
 
 @pytest.mark.parametrize(

@@ -235,7 +235,6 @@ class AdversarialModule(L.LightningModule):
 
         logs["gen/loss"] = g_loss.detach()
         shown = {k: logs.pop(k) for k in self.progress_bar_keys if k in logs}
-        shown["gen_step"] = torch.tensor(float(self.generator_steps))
         kwargs = {"on_step": True, "on_epoch": False, "batch_size": self._batch_size}
         self.log_dict(logs, **kwargs)
         self.log_dict(shown, prog_bar=True, **kwargs)
