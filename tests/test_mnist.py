@@ -4,6 +4,7 @@ import shutil
 import pytest
 import torch
 from helpers import quiet_trainer
+from torchvision import datasets
 
 from lightning_wgen.cli import main as wgen
 from lightning_wgen.data import MNISTDataModule
@@ -52,6 +53,25 @@ def test_missing_mnist_gives_one_line_naming_files(tmp_path):
     assert "\n" not in message
     assert "train-images-idx3-ubyte.gz" in message and "t10k-labels-idx1-ubyte.gz" in message
     assert str(tmp_path / "MNIST" / "raw") in message
+
+
+class UnreachableMNIST(datasets.MNIST):
+    """torchvision's MNIST with its mirrors pointed at a closed port on this machine."""
+
+    mirrors = ["http://127.0.0.1:9/mnist/"]
+
+
+class UnreachableMNISTDataModule(MNISTDataModule):
+    dataset_class = UnreachableMNIST
+
+
+def test_failed_download_gives_one_line(tmp_path):
+    dm = UnreachableMNISTDataModule(data_dir=str(tmp_path), download=True)
+    with pytest.raises(DatasetNotFoundError) as err:
+        dm.prepare_data()
+    message = str(err.value)
+    assert "\n" not in message and message.startswith("UnreachableMNIST could not be downloaded")
+    assert f"in {tmp_path / 'UnreachableMNIST' / 'raw'}/" in message
 
 
 def test_wgan_gp_trains_a_few_steps_on_real_mnist(mnist_dir, tmp_path):
