@@ -56,7 +56,11 @@ class MNISTDataModule(L.LightningDataModule):
     def _extract_local_archives(self) -> None:
         for name in self._expected_files():
             archive = self.raw_folder / name
-            if archive.suffix == ".gz" and archive.exists() and not archive.with_suffix("").exists():
+            if (
+                archive.suffix == ".gz"
+                and archive.exists()
+                and not archive.with_suffix("").exists()
+            ):
                 extract_archive(str(archive), str(self.raw_folder))
 
     def _dataset(self, train: bool, transform=None) -> Dataset:

@@ -13,9 +13,10 @@ from collections.abc import Iterator
 
 import lightning as L
 import torch
-from lightning_wgen.errors import ConfigError
 from torch import Tensor
 from torch.utils.data import DataLoader, IterableDataset
+
+from lightning_wgen.errors import ConfigError
 
 TOY_DATASETS = ("grid25", "ring8", "swissroll")
 TOY_STD = {"grid25": 0.05, "ring8": 0.01}
@@ -42,7 +43,9 @@ def sample_toy(name: str, n: int, generator: torch.Generator | None = None) -> T
         idx = torch.randint(len(modes), (n,), generator=generator)
         return modes[idx] + TOY_STD[name] * torch.randn(n, 2, generator=generator)
     t = 1.5 * math.pi * (1 + 2 * torch.rand(n, generator=generator))
-    roll = torch.stack([t * t.cos(), t * t.sin()], dim=1) + 0.25 * torch.randn(n, 2, generator=generator)
+    roll = torch.stack([t * t.cos(), t * t.sin()], dim=1) + 0.25 * torch.randn(
+        n, 2, generator=generator
+    )
     return roll / 7.5
 
 
