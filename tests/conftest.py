@@ -1,14 +1,8 @@
-import warnings
 from pathlib import Path
 
 import pytest
 
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
-
-
-def pytest_configure(config):
-    # Toy data is generated in-process; Lightning's worker advice does not apply.
-    warnings.filterwarnings("ignore", ".*does not have many workers.*")
 
 
 @pytest.fixture(scope="session")

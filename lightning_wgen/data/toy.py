@@ -72,10 +72,7 @@ class ToyDataModule(L.LightningDataModule):
 
     def __init__(self, name: str = "grid25", batch_size: int = 256, seed: int = 0) -> None:
         super().__init__()
-        if name not in TOY_DATASETS:
-            raise ConfigError(
-                f"unknown toy data set {name!r}; choose one of {', '.join(TOY_DATASETS)}."
-            )
+        toy_modes(name)  # raises the one-line error for an unknown name
         if batch_size < 1:
             raise ConfigError(f"batch_size must be >= 1, got {batch_size}.")
         self.save_hyperparameters()
