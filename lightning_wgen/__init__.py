@@ -1,6 +1,13 @@
 """lightning-wgen: Wasserstein-family generative models on PyTorch Lightning."""
 
-from lightning_wgen.data import MNISTDataModule, ToyDataModule
+from lightning_wgen.data import (
+    CelebADataModule,
+    CIFAR10DataModule,
+    FashionMNISTDataModule,
+    ImageFolderDataModule,
+    MNISTDataModule,
+    ToyDataModule,
+)
 from lightning_wgen.errors import ConfigError, DatasetNotFoundError, WGenError
 from lightning_wgen.models import WGANGP, AdversarialModule
 
@@ -9,8 +16,12 @@ __version__ = "0.1.0"
 __all__ = [
     "WGANGP",
     "AdversarialModule",
+    "CIFAR10DataModule",
+    "CelebADataModule",
     "ConfigError",
     "DatasetNotFoundError",
+    "FashionMNISTDataModule",
+    "ImageFolderDataModule",
     "MNISTDataModule",
     "ToyDataModule",
     "WGenError",

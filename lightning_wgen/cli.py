@@ -13,7 +13,7 @@ from lightning.pytorch.cli import LightningCLI
 import lightning_wgen.data  # noqa: F401  (registers the DataModules for short class names)
 import lightning_wgen.models  # noqa: F401  (registers the families for short class names)
 from lightning_wgen.callbacks import GeneratorStepProgressBar
-from lightning_wgen.errors import WGenError
+from lightning_wgen.errors import WGenError, one_line
 
 
 class WGenCLI(LightningCLI):
@@ -48,7 +48,7 @@ def main(args: list[str] | None = None) -> None:
         cause = _library_error(err)
         if cause is None:
             raise
-        sys.exit(f"wgen: error: {cause}")
+        sys.exit(f"wgen: error: {one_line(cause)}")
 
 
 def _library_error(err: BaseException | None) -> WGenError | None:

@@ -11,3 +11,23 @@ class ConfigError(WGenError, ValueError):
 
 class DatasetNotFoundError(WGenError, FileNotFoundError):
     """A data set is not on disk and could not be downloaded."""
+
+
+class CorruptImageError(WGenError, OSError):
+    """An image file that cannot be decoded."""
+
+
+def one_line(err: WGenError) -> str:
+    """The error's own line, also when a DataLoader worker re-raised it inside its traceback.
+
+    torch re-raises a worker's exception as ``type(err)(text)`` where ``text`` holds the worker's
+    whole traceback; the original message is the traceback's last line, after the class name.
+    """
+    text = str(err)
+    if "\n" not in text:
+        return text
+    prefix = f"{type(err).__module__}.{type(err).__qualname__}: "
+    for line in reversed(text.splitlines()):
+        if line.startswith(prefix):
+            return line[len(prefix) :]
+    return text.strip().splitlines()[-1]

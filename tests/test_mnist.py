@@ -1,13 +1,15 @@
 import gzip
 import shutil
+from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 from helpers import quiet_trainer
 from torchvision import datasets
 
 from lightning_wgen.cli import main as wgen
-from lightning_wgen.data import MNISTDataModule
+from lightning_wgen.data import FashionMNISTDataModule, MNISTDataModule
 from lightning_wgen.errors import DatasetNotFoundError
 
 FILES = [
@@ -29,20 +31,83 @@ def mnist_dir(shared_data, tmp_path_factory):
     return root
 
 
-def test_mnist_datamodule_reads_real_archives(mnist_dir, shared_data):
-    dm = MNISTDataModule(data_dir=str(mnist_dir), batch_size=16, num_workers=0, download=False)
+# Published class counts of MNIST (LeCun et al.): digits 0-9 in the training and test sets.
+TRAIN_COUNTS = [5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851, 5949]
+TEST_COUNTS = [980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009]
+
+
+def idx_bytes(path: Path, header: int) -> np.ndarray:
+    """An IDX file's payload, read independently of torchvision."""
+    with gzip.open(path) as f:
+        return np.frombuffer(f.read()[header:], dtype=np.uint8)
+
+
+def test_all_70000_mnist_images_through_torchvision(mnist_dir, shared_data):
+    dm = MNISTDataModule(
+        data_dir=str(mnist_dir), batch_size=1000, download=False, return_labels=True, num_workers=1
+    )
     dm.prepare_data()
     dm.setup("fit")
-    assert len(dm.train_set) == 60_000
-    images, labels = next(iter(dm.train_dataloader()))
-    assert images.shape == (16, 1, 28, 28) and labels.shape == (16,)
-    assert images.min() >= -1.0 and images.max() <= 1.0
-    # first training image, exactly: raw byte b -> b / 127.5 - 1
-    with gzip.open(shared_data / "MNIST" / "raw" / FILES[0]) as f:
-        raw = torch.frombuffer(bytearray(f.read()[16 : 16 + 784]), dtype=torch.uint8)
+    assert dm.image_shape == (1, 28, 28)
+    for loader, prefix, counts in (
+        (dm.train_dataloader(), "train", TRAIN_COUNTS),
+        (dm.test_dataloader(), "t10k", TEST_COUNTS),
+    ):
+        n, pixel_sum, histogram = 0, 0.0, torch.zeros(10, dtype=torch.long)
+        low, high = 0.0, 0.0
+        for images, labels in loader:
+            assert images.shape[1:] == (1, 28, 28) and images.dtype == torch.float32
+            n += len(images)
+            # x = b / 127.5 - 1 undone in float64: the sum of the raw bytes, exactly
+            pixel_sum += ((images.double() + 1) * 127.5).round().sum().item()
+            low, high = min(low, images.min().item()), max(high, images.max().item())
+            histogram += torch.bincount(labels, minlength=10)
+        raw = idx_bytes(shared_data / "MNIST" / "raw" / f"{prefix}-images-idx3-ubyte.gz", 16)
+        assert n == len(raw) // 784 == sum(counts)
+        assert pixel_sum == raw.sum(dtype=np.int64)
+        assert (low, high) == (-1.0, 1.0)
+        assert histogram.tolist() == counts
+
+
+def test_first_image_exact_and_padding_to_32(mnist_dir, shared_data):
+    raw = idx_bytes(shared_data / "MNIST" / "raw" / FILES[0], 16)[:784].reshape(28, 28)
+    expected = torch.from_numpy(raw.astype(np.float32)) / 127.5 - 1
+    dm = MNISTDataModule(data_dir=str(mnist_dir), download=False, return_labels=True)
+    dm.setup("fit")
     first, label = dm.train_set[0]
-    torch.testing.assert_close(first.flatten(), raw.float() / 127.5 - 1, atol=1e-6, rtol=0)
+    torch.testing.assert_close(first[0], expected, atol=1e-6, rtol=0)
     assert label == 5
+    padded = MNISTDataModule(data_dir=str(mnist_dir), download=False, image_size=32)
+    padded.setup("fit")
+    image = padded.train_set[0]
+    assert image.shape == (1, 32, 32) and padded.image_shape == (1, 32, 32)
+    torch.testing.assert_close(image[0, 2:30, 2:30], expected, atol=1e-6, rtol=0)
+    border = torch.ones(32, 32, dtype=torch.bool)
+    border[2:30, 2:30] = False
+    assert (image[0][border] == -1).all()  # padding is black
+
+
+def test_fashion_mnist_subset(shared_data, tmp_path):
+    raw = tmp_path / "FashionMNIST" / "raw"
+    shutil.copytree(shared_data / "FashionMNIST" / "raw", raw)
+    dm = FashionMNISTDataModule(
+        data_dir=str(tmp_path), download=False, return_labels=True, batch_size=100, num_workers=0
+    )
+    dm.prepare_data()
+    dm.setup("fit")
+    for loader, prefix in ((dm.train_dataloader(), "train"), (dm.test_dataloader(), "t10k")):
+        images, labels = map(torch.cat, zip(*loader, strict=True))
+        expected_labels = idx_bytes(raw / f"{prefix}-labels-idx1-ubyte.gz", 8)
+        assert images.shape == (1000, 1, 28, 28)
+        assert (
+            torch.bincount(labels, minlength=10).tolist()
+            == np.bincount(expected_labels, minlength=10).tolist()
+        )
+        pixels = idx_bytes(raw / f"{prefix}-images-idx3-ubyte.gz", 16).reshape(-1, 28, 28)
+        if prefix == "t10k":  # unshuffled: image by image, exactly
+            expected = torch.from_numpy(pixels.astype(np.float32)) / 127.5 - 1
+            torch.testing.assert_close(images[:, 0], expected, atol=1e-6, rtol=0)
+            assert labels.tolist() == expected_labels.tolist()
 
 
 def test_missing_mnist_gives_one_line_naming_files(tmp_path):

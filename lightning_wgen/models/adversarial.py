@@ -214,6 +214,12 @@ class AdversarialModule(L.LightningModule):
             self._batch_size = real.shape[0]
             with torch.no_grad():
                 fake = self.generator(self.noise(self._batch_size))
+            if real.shape[1:] != fake.shape[1:]:
+                raise ConfigError(
+                    f"the data gives samples of shape {tuple(real.shape[1:])} but the generator "
+                    f"makes {tuple(fake.shape[1:])}: give the data and the networks the same "
+                    "image_size and channels"
+                )
             loss, logs = self.critic_objective(real, fake)
             opt_c.zero_grad(set_to_none=True)
             self.manual_backward(loss)
