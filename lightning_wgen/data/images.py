@@ -27,8 +27,8 @@ _DECODE_ERRORS = (OSError, SyntaxError, ValueError)
 def default_num_workers() -> int:
     """Loader processes when none are given: the cores beyond two, at most 4.
 
-    Two cores are left to the training process; on a 2-core machine loading in the training
-    process is as fast as a worker competing with it (``benchmarks/data_loading.py``).
+    Two cores are left to the training process; on a 2-core machine a worker competing with it
+    gives no faster training than loading in the training process (``benchmarks/data_loading.py``).
     """
     return max(0, min(4, (os.cpu_count() or 1) - 2))
 
@@ -170,7 +170,8 @@ class ImageDataModule(L.LightningDataModule):
         self._open("test")
 
     def setup(self, stage: str) -> None:
-        if self.train_set is not None:
+        # the evaluation split is opened when first asked for (test_dataloader, reference_images)
+        if self.train_set is not None or stage in ("test", "predict"):
             return
         full = self._items(*self._open("train"), return_labels=self.return_labels)
         if len(full) == 0:
