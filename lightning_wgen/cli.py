@@ -36,6 +36,9 @@ def main(args: list[str] | None = None) -> None:
     # One training_step per generator step pulls its n_critic real batches from the iterator
     # (see lightning_wgen.models.adversarial); Lightning flags that signature as experimental.
     warnings.filterwarnings("ignore", ".*Found `dataloader_iter` argument.*")
+    warnings.filterwarnings("ignore", ".*You are using the `dataloader_iter` step flavor.*")
+    # Image DataModules offer a validation split; adversarial families have no validation_step.
+    warnings.filterwarnings("ignore", ".*`val_dataloader` but have no `validation_step`.*")
     try:
         WGenCLI(
             subclass_mode_model=True,
