@@ -8,7 +8,7 @@ from lightning_wgen.data import (
     MNISTDataModule,
     ToyDataModule,
 )
-from lightning_wgen.errors import ConfigError, DatasetNotFoundError, WGenError
+from lightning_wgen.errors import ConfigError, CorruptImageError, DatasetNotFoundError, WGenError
 from lightning_wgen.models import WGANGP, AdversarialModule
 
 __version__ = "0.1.0"
@@ -19,6 +19,7 @@ __all__ = [
     "CIFAR10DataModule",
     "CelebADataModule",
     "ConfigError",
+    "CorruptImageError",
     "DatasetNotFoundError",
     "FashionMNISTDataModule",
     "ImageFolderDataModule",
