@@ -17,6 +17,12 @@ class CorruptImageError(WGenError, OSError):
     """An image file that cannot be decoded."""
 
 
+def first_line(err: BaseException) -> str:
+    """The first non-empty line of another library's error, or its type's name."""
+    lines = [line.strip() for line in str(err).splitlines() if line.strip()]
+    return lines[0] if lines else type(err).__name__
+
+
 def one_line(err: WGenError) -> str:
     """The error's own line, also when a DataLoader worker re-raised it inside its traceback.
 

@@ -11,7 +11,7 @@ from torchvision.datasets.utils import check_integrity, extract_archive
 
 from lightning_wgen.data.folder import ImageFiles, image_files, no_labels
 from lightning_wgen.data.images import ImageDataModule
-from lightning_wgen.errors import ConfigError, DatasetNotFoundError
+from lightning_wgen.errors import ConfigError, DatasetNotFoundError, first_line
 
 PARTITIONS = {"train": 0, "valid": 1, "test": 2}
 # The official partition (list_eval_partition.txt) by file number: 000001-162770 train,
@@ -77,7 +77,7 @@ class CelebADataModule(ImageDataModule):
 
     def geometry(self) -> list[Callable]:
         crop = [] if self.center_crop is None else [transforms.CenterCrop(self.center_crop)]
-        return [*crop, transforms.Resize(self.image_size), transforms.CenterCrop(self.image_size)]
+        return [*crop, *super().geometry()]
 
     def _open(self, split: str) -> tuple[Dataset, Sequence[str] | None]:
         base = self.base_folder
@@ -124,7 +124,7 @@ class CelebADataModule(ImageDataModule):
         return dataset, [str(folder / name) for name in dataset.filename]
 
     def _problem(self, err: Exception, download: bool) -> str:
-        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        first = first_line(err)
         if download:
             return f"CelebA could not be downloaded ({first}): {self._where()}"
         bad = [

@@ -10,7 +10,7 @@ from torchvision import datasets
 from torchvision.datasets.utils import check_integrity, extract_archive
 
 from lightning_wgen.data.images import ImageDataModule
-from lightning_wgen.errors import DatasetNotFoundError
+from lightning_wgen.errors import DatasetNotFoundError, first_line
 
 
 def without_md5(dataset_class: type[datasets.CIFAR10]) -> type[datasets.CIFAR10]:
@@ -80,7 +80,7 @@ class CIFAR10DataModule(ImageDataModule):
                 "or set verify: false to use these files as they are"
             )
         how = "could not be downloaded" if self.download else "is missing (download=False)"
-        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        first = first_line(err)
         return (
             f"CIFAR-10 {how}: put {cls.filename}, or its extracted folder {cls.base_folder}/ "
             f"({', '.join(official)}), in {self.data_dir}/ ({first})"
