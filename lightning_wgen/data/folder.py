@@ -24,17 +24,16 @@ def image_files(folder: Path) -> list[Path]:
 
 
 class ImageFiles(Dataset):
-    """``(PIL image, label)`` items from a list of files; the label is ``None`` without labels."""
+    """``(PIL image, None)`` items from a list of unlabelled image files."""
 
-    def __init__(self, files: Sequence[Path], labels: Sequence[Any] | None = None) -> None:
-        self.files, self.labels = [str(f) for f in files], labels
+    def __init__(self, files: Sequence[Path]) -> None:
+        self.files = [str(f) for f in files]
 
     def __len__(self) -> int:
         return len(self.files)
 
-    def __getitem__(self, index: int) -> tuple[Any, Any]:
-        label = None if self.labels is None else self.labels[index]
-        return default_loader(self.files[index]), label
+    def __getitem__(self, index: int) -> tuple[Any, None]:
+        return default_loader(self.files[index]), None
 
 
 def no_labels(where: str) -> ConfigError:
