@@ -97,7 +97,8 @@ def test_corrupt_image_raises_one_line_naming_the_file(folder_with_corrupt_image
         list(dm.train_dataloader())
 
 
-def mnist_config_on(folder, *extra):
+def mnist_config_on(folder, root, *extra):
+    """The shipped MNIST config on an image folder; Lightning writes its files under ``root``."""
     return [
         "fit",
         "--config", "configs/wgan_gp/mnist.yaml",
@@ -109,13 +110,17 @@ def mnist_config_on(folder, *extra):
         "--trainer.logger=false",
         "--trainer.enable_checkpointing=false",
         "--trainer.enable_progress_bar=false",
+        f"--trainer.default_root_dir={root}",
         *extra,
     ]  # fmt: skip
 
 
-def test_cli_prints_one_line_for_a_corrupt_image_read_in_a_worker(folder_with_corrupt_image):
+def test_cli_prints_one_line_for_a_corrupt_image_read_in_a_worker(
+    folder_with_corrupt_image, tmp_path
+):
     with pytest.raises(SystemExit) as err:
-        wgen(mnist_config_on(folder_with_corrupt_image, "--data.init_args.image_size=28",
+        wgen(mnist_config_on(folder_with_corrupt_image, tmp_path / "run",
+                             "--data.init_args.image_size=28",
                              "--data.init_args.num_workers=1"))  # fmt: skip
     message = str(err.value.code)
     assert "\n" not in message
@@ -123,10 +128,12 @@ def test_cli_prints_one_line_for_a_corrupt_image_read_in_a_worker(folder_with_co
 
 
 def test_cli_image_size_that_does_not_fit_the_model(shared_data, tmp_path):
+    faces = tmp_path / "faces"
+    faces.mkdir()
     for f in celeba_files(shared_data)[:8]:
-        (tmp_path / f.name).write_bytes(f.read_bytes())
+        (faces / f.name).write_bytes(f.read_bytes())
     with pytest.raises(SystemExit) as err:
-        wgen(mnist_config_on(tmp_path, "--data.init_args.image_size=32",
+        wgen(mnist_config_on(faces, tmp_path / "run", "--data.init_args.image_size=32",
                              "--data.init_args.num_workers=0"))  # fmt: skip
     assert str(err.value.code) == (
         "wgen: error: the data gives samples of shape (1, 32, 32) but the generator makes "
