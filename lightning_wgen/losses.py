@@ -65,13 +65,39 @@ def gradient_penalty(
             f"gradient_penalty: real and fake batches must have the same shape, got "
             f"{tuple(real.shape)} and {tuple(fake.shape)}; pass equally sized batches."
         )
-    alpha_shape = (real.shape[0],) + (1,) * (real.dim() - 1)
-    alpha = torch.rand(alpha_shape, device=real.device, dtype=real.dtype)
-    interpolates = torch.lerp(fake.detach(), real.detach(), alpha).requires_grad_(True)
-    scores = critic(interpolates)
-    (grad,) = torch.autograd.grad(scores.sum(), interpolates, create_graph=True)
-    slope = torch.linalg.vector_norm(grad.flatten(1), dim=1)
-    excess = slope - target
+    interpolates = random_interpolates(real, fake)
+    excess = critic_slopes(critic, interpolates, create_graph=True) - target
     if one_sided:
         excess = excess.clamp(min=0.0)
     return excess.square().mean()
+
+
+def random_interpolates(
+    real: Tensor, fake: Tensor, generator: torch.Generator | None = None
+) -> Tensor:
+    """``alpha * real + (1 - alpha) * fake`` with one ``alpha ~ U[0, 1]`` per sample, detached.
+
+    The sampling distribution of the WGAN-GP penalty (Gulrajani et al. 2017, Algorithm 1, l. 6-8).
+    ``generator`` (a CPU ``torch.Generator``) makes the draw reproducible.
+    """
+    alpha_shape = (real.shape[0],) + (1,) * (real.dim() - 1)
+    if generator is None:
+        alpha = torch.rand(alpha_shape, device=real.device, dtype=real.dtype)
+    else:
+        alpha = torch.rand(alpha_shape, generator=generator).to(real.device, real.dtype)
+    return torch.lerp(fake.detach(), real.detach(), alpha)
+
+
+def critic_slopes(
+    critic: Callable[[Tensor], Tensor], points: Tensor, *, create_graph: bool = False
+) -> Tensor:
+    """Per-sample input-gradient norms ``||grad_x f(x)||_2`` ``(B,)`` of ``critic`` at ``points``.
+
+    The norm runs over all non-batch dimensions. With ``create_graph`` the result can be
+    back-propagated into the critic's parameters (for a penalty); without, it is a diagnostic.
+    """
+    points = points.detach().requires_grad_(True)
+    with torch.enable_grad():
+        scores = critic(points)
+        (grad,) = torch.autograd.grad(scores.sum(), points, create_graph=create_graph)
+    return torch.linalg.vector_norm(grad.flatten(1), dim=1)

@@ -5,31 +5,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from conftest import MNIST_FILES as FILES
 from helpers import quiet_trainer
 from torchvision import datasets
 
 from lightning_wgen.cli import main as wgen
 from lightning_wgen.data import FashionMNISTDataModule, MNISTDataModule
 from lightning_wgen.errors import DatasetNotFoundError
-
-FILES = [
-    "train-images-idx3-ubyte.gz",
-    "train-labels-idx1-ubyte.gz",
-    "t10k-images-idx3-ubyte.gz",
-    "t10k-labels-idx1-ubyte.gz",
-]
-
-
-@pytest.fixture(scope="module")
-def mnist_dir(shared_data, tmp_path_factory):
-    """A data_dir holding the real MNIST archives, as a user would place them."""
-    root = tmp_path_factory.mktemp("data")
-    raw = root / "MNIST" / "raw"
-    raw.mkdir(parents=True)
-    for name in FILES:
-        shutil.copy(shared_data / "MNIST" / "raw" / name, raw / name)
-    return root
-
 
 # Published class counts of MNIST (LeCun et al.): digits 0-9 in the training and test sets.
 TRAIN_COUNTS = [5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851, 5949]

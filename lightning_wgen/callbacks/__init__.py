@@ -1,6 +1,17 @@
 """Callbacks: thin wrappers that decide when to evaluate and where to log."""
 
+from lightning_wgen.callbacks.evaluation import ImageEvaluation
+from lightning_wgen.callbacks.ot import OTDiagnostics
 from lightning_wgen.callbacks.progress import GeneratorStepProgressBar
+from lightning_wgen.callbacks.samples import SampleGrid, TrainingCurves
 from lightning_wgen.callbacks.toy import ToyEvaluation, evaluate_toy
 
-__all__ = ["GeneratorStepProgressBar", "ToyEvaluation", "evaluate_toy"]
+__all__ = [
+    "GeneratorStepProgressBar",
+    "ImageEvaluation",
+    "OTDiagnostics",
+    "SampleGrid",
+    "ToyEvaluation",
+    "TrainingCurves",
+    "evaluate_toy",
+]

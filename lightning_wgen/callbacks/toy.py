@@ -12,7 +12,8 @@ from lightning.pytorch.callbacks import Callback
 
 from lightning_wgen.errors import ConfigError
 from lightning_wgen.losses import wasserstein_estimate
-from lightning_wgen.metrics.toy import exact_w1, mode_metrics
+from lightning_wgen.metrics.ot import exact_w1
+from lightning_wgen.metrics.toy import mode_metrics
 
 
 def evaluate_toy(

@@ -143,7 +143,7 @@ class ImageDataModule(L.LightningDataModule):
         self.seed, self.split_seed = seed, split_seed
         self.train_set: Dataset | None = None
         self.val_set: Dataset | None = None
-        self._eval_data: tuple[Dataset, Sequence[str] | None] | None = None
+        self._opened: dict[str, tuple[Dataset, Sequence[str] | None]] = {}
 
     # -- what a data set says about itself -------------------------------------------------
     def _open(self, split: str) -> tuple[Dataset, Sequence[str] | None]:
@@ -173,7 +173,7 @@ class ImageDataModule(L.LightningDataModule):
         # the evaluation split is opened when first asked for (test_dataloader, reference_images)
         if self.train_set is not None or stage in ("test", "predict"):
             return
-        full = self._items(*self._open("train"), return_labels=self.return_labels)
+        full = self._items(*self._split("train"), return_labels=self.return_labels)
         if len(full) == 0:
             raise DatasetNotFoundError(f"{self.name} has no training images in {self.data_dir}.")
         n_val = self._num_val(len(full))
@@ -200,24 +200,24 @@ class ImageDataModule(L.LightningDataModule):
         return [] if self.val_set is None else self._loader(self.val_set, train=False)
 
     def test_dataloader(self) -> DataLoader:
-        return self._loader(self._items(*self._eval(), self.return_labels), train=False)
+        return self._loader(self._items(*self._split("test"), self.return_labels), train=False)
 
     # -- evaluation ---------------------------------------------------------------------------
     def reference_images(
-        self, num_images: int, *, batch_size: int = 250, seed: int = 0
+        self, num_images: int, *, split: str = "test", batch_size: int = 250, seed: int = 0
     ) -> Iterator[Tensor]:
-        """Batches ``(b, C, H, W)`` in [-1, 1] of ``num_images`` images of the evaluation split.
+        """Batches ``(b, C, H, W)`` in [-1, 1] of ``num_images`` images of ``split``.
 
-        The evaluation split is the test split, as in Lucic et al. 2018 ("Are GANs Created
+        The default, "test", is the evaluation split of Lucic et al. 2018 ("Are GANs Created
         Equal?"); for CelebA its test partition. Fewer images than the split are a subset drawn
         with ``seed`` (the same for the same seed); as many as the split give all of it in order.
         """
-        images = self._items(*self._eval(), return_labels=False)
+        images = self._items(*self._split(split), return_labels=False)
         if len(images) == 0:
-            raise DatasetNotFoundError(f"the {self.name} evaluation split has no images.")
+            raise DatasetNotFoundError(f"the {self.name} {split} split has no images.")
         if not 1 <= num_images <= len(images):
             raise ConfigError(
-                f"{num_images} reference images asked for, but the {self.name} evaluation split "
+                f"{num_images} reference images asked for, but the {self.name} {split} split "
                 f"has {len(images)}: ask for 1 to {len(images)}."
             )
         if num_images < len(images):
@@ -225,11 +225,17 @@ class ImageDataModule(L.LightningDataModule):
             images = Subset(images, picked[:num_images].sort().values.tolist())
         return iter(DataLoader(images, batch_size=batch_size, num_workers=self.num_workers))
 
+    def split_size(self, split: str = "test") -> int:
+        """Number of images in ``split`` ("train" before any validation hold-out, or "test")."""
+        return len(self._split(split)[0])
+
     # -- internals ------------------------------------------------------------------------------
-    def _eval(self) -> tuple[Dataset, Sequence[str] | None]:
-        if self._eval_data is None:
-            self._eval_data = self._open("test")
-        return self._eval_data
+    def _split(self, split: str) -> tuple[Dataset, Sequence[str] | None]:
+        if split not in ("train", "test"):
+            raise ConfigError(f"split must be 'train' or 'test', got {split!r}.")
+        if split not in self._opened:
+            self._opened[split] = self._open(split)
+        return self._opened[split]
 
     def _items(
         self, dataset: Dataset, paths: Sequence[str] | None, return_labels: bool

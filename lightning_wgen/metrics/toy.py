@@ -1,9 +1,7 @@
-"""Metrics for 2D mixtures: mode coverage and quality (VEEGAN/PacGAN protocol) and exact W1."""
+"""Metrics for 2D mixtures: mode coverage and quality (VEEGAN/PacGAN protocol)."""
 
 from __future__ import annotations
 
-import numpy as np
-import ot
 import torch
 from torch import Tensor
 
@@ -26,17 +24,3 @@ def mode_metrics(
         "num_modes": len(modes),
         "high_quality": float(near.any(dim=1).double().mean()),
     }
-
-
-def exact_w1(x: Tensor, y: Tensor) -> float:
-    """Exact W1 between the empirical measures of ``x`` ``(N, d)`` and ``y`` ``(M, d)``.
-
-    Solves the discrete optimal-transport linear program with uniform weights and Euclidean
-    ground cost by network simplex (``ot.emd2``; Bonneel et al. 2011), in float64.
-    """
-    a = x.detach().cpu().double().numpy()
-    b = y.detach().cpu().double().numpy()
-    cost = ot.dist(a, b, metric="euclidean")
-    weights_a = np.full(len(a), 1.0 / len(a))
-    weights_b = np.full(len(b), 1.0 / len(b))
-    return float(ot.emd2(weights_a, weights_b, cost, numItermax=10_000_000))

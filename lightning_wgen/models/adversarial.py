@@ -161,6 +161,12 @@ class AdversarialModule(L.LightningModule):
         The same ``seed`` gives the same samples on any device. Uses the EMA generator when there
         is one and ``ema`` is true; the networks are put in eval mode for the call.
         """
+        return torch.cat(list(self.sample_batches(n, seed=seed, ema=ema, batch_size=batch_size)))
+
+    def sample_batches(
+        self, n: int, *, seed: int | None = None, ema: bool = True, batch_size: int = 1024
+    ) -> Iterator[Tensor]:
+        """:meth:`sample` one batch of at most ``batch_size`` at a time, for evaluation."""
         if n < 1:
             raise ConfigError(f"sample: n must be >= 1, got {n}.")
         rng = torch.Generator().manual_seed(seed) if seed is not None else None
@@ -172,13 +178,11 @@ class AdversarialModule(L.LightningModule):
         was_training = net.training
         net.eval()
         try:
-            chunks = [
-                net(self.noise(min(batch_size, n - start), generator=rng))
-                for start in range(0, n, batch_size)
-            ]
+            for start in range(0, n, batch_size):
+                with torch.no_grad():
+                    yield net(self.noise(min(batch_size, n - start), generator=rng))
         finally:
             net.train(was_training)
-        return torch.cat(chunks)
 
     def forward(self, z: Tensor) -> Tensor:
         return self.generator(z)

@@ -1,0 +1,147 @@
+"""FID / KID / IS during training: when to evaluate and where the numbers go."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any
+
+import lightning as L
+from lightning.pytorch.callbacks import Callback
+
+from lightning_wgen.callbacks.logging import log_scalars, output_dir
+from lightning_wgen.errors import ConfigError
+from lightning_wgen.metrics.features import feature_extractor
+from lightning_wgen.metrics.images import METRICS, ImageQuality, evaluate_images, real_features
+
+
+class ImageEvaluation(Callback):
+    """FID, KID and IS of the generator every ``every_n_generator_steps``, after each validation
+    and at the end of training, logged as ``eval/<name>`` at the generator step.
+
+    ``num_samples`` generated images (default 10,000; 50,000 for publication runs) are compared
+    with ``num_real`` (default: as many) real images of the data module's ``split`` ("test", the
+    evaluation split). ``feature_extractor`` is "inception" (torchmetrics' Inception-v3; weights
+    from ``feature_extractor_weights_path`` or TORCH_HOME's cache) or a domain extractor shipped
+    with the package ("mnist", "fashion_mnist"; logged as ``fid_mnist``, ...). Real features are
+    cached on disk (``cache_dir``). The metric objects live in this callback, never in the model's
+    checkpoint. At the end of fitting, all results go to ``image_metrics.json`` in the log folder.
+    """
+
+    def __init__(
+        self,
+        feature_extractor: str = "inception",
+        metrics: Sequence[str] = METRICS,
+        num_samples: int = 10_000,
+        num_real: int | None = None,
+        every_n_generator_steps: int | None = None,
+        split: str = "test",
+        batch_size: int = 250,
+        seed: int = 0,
+        cache_dir: str | None = None,
+        feature_extractor_weights_path: str | None = None,
+        download: bool = True,
+    ) -> None:
+        if num_samples < 2 or (num_real is not None and num_real < 2):
+            raise ConfigError(
+                f"ImageEvaluation needs at least 2 images on each side, got num_samples="
+                f"{num_samples}, num_real={num_real}; the protocol uses 10000."
+            )
+        if every_n_generator_steps is not None and every_n_generator_steps < 1:
+            raise ConfigError(
+                f"every_n_generator_steps must be >= 1 or None, got {every_n_generator_steps}."
+            )
+        unknown = sorted(set(metrics) - set(METRICS))
+        if unknown or not metrics:
+            raise ConfigError(f"metrics must be a non-empty subset of {METRICS}, got {metrics}.")
+        self.feature_extractor = feature_extractor
+        self.metric_names = tuple(metrics)
+        self.num_samples = num_samples
+        self.num_real = num_real if num_real is not None else num_samples
+        self.every_n_generator_steps = every_n_generator_steps
+        self.split = split
+        self.batch_size = batch_size
+        self.seed = seed
+        self.cache_dir = cache_dir
+        self.weights_path = feature_extractor_weights_path
+        self.download = download
+        self.quality: ImageQuality | None = None
+        self.history: list[dict[str, Any]] = []
+        self._last_step = -1
+
+    def setup(self, trainer: L.Trainer, pl_module: L.LightningModule, stage: str) -> None:
+        # Fail before training starts when the weights cannot be had.
+        if self.quality is None:
+            extractor = feature_extractor(self.feature_extractor, self.weights_path, self.download)
+            self.quality = ImageQuality(extractor, self.metric_names)
+
+    def evaluate(self, trainer: L.Trainer, pl_module: L.LightningModule) -> dict[str, float]:
+        """Compute, log and record the metrics now."""
+        datamodule = trainer.datamodule
+        if datamodule is None or not hasattr(datamodule, "reference_images"):
+            raise ConfigError(
+                "ImageEvaluation needs an image DataModule (MNIST, CIFAR-10, ...) as the "
+                f"trainer's datamodule; got {type(datamodule).__name__}."
+            )
+        self.setup(trainer, pl_module, "fit")
+        quality = self.quality.to(pl_module.device)
+        if quality.needs_real and not quality.has_real:
+            features = real_features(
+                quality,
+                datamodule,
+                num_images=self.num_real,
+                split=self.split,
+                seed=self.seed,
+                batch_size=self.batch_size,
+                cache_dir=self.cache_dir,
+            )
+            quality.set_real_features(features)
+        values = evaluate_images(
+            pl_module,
+            quality,
+            num_samples=self.num_samples,
+            batch_size=self.batch_size,
+            seed=self.seed,
+        )
+        step = pl_module.generator_steps
+        self._last_step = step
+        self.history.append({"generator_steps": step, **values})
+        log_scalars(trainer, {f"eval/{k}": v for k, v in values.items()}, step)
+        return values
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
+        every, step = self.every_n_generator_steps, pl_module.generator_steps
+        if every and step % every == 0 and step != self._last_step and trainer.is_global_zero:
+            self.evaluate(trainer, pl_module)
+
+    def on_validation_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if trainer.sanity_checking or not trainer.is_global_zero:
+            return
+        if pl_module.generator_steps != self._last_step:
+            self.evaluate(trainer, pl_module)
+
+    def on_train_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if not trainer.is_global_zero:
+            return
+        if pl_module.generator_steps != self._last_step:
+            self.evaluate(trainer, pl_module)
+        record = {
+            "feature_extractor": self.feature_extractor,
+            "num_samples": self.num_samples,
+            "num_real": self.num_real,
+            "split": self.split,
+            "seed": self.seed,
+            "history": self.history,
+        }
+        path = output_dir(trainer) / "image_metrics.json"
+        path.write_text(json.dumps(record, indent=2) + "\n")
+        last = self.history[-1]
+        summary = ", ".join(f"{k}={v:.4g}" for k, v in last.items() if k != "generator_steps")
+        print(f"\nimage metrics at generator step {last['generator_steps']}: {summary}")
+
+    def state_dict(self) -> dict[str, Any]:
+        # Only the record of past evaluations; no metric state or extractor weights.
+        return {"history": self.history}
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        self.history = list(state_dict.get("history", []))
