@@ -37,8 +37,6 @@ def main(args: list[str] | None = None) -> None:
     # (see lightning_wgen.models.adversarial); Lightning flags that signature as experimental.
     warnings.filterwarnings("ignore", ".*Found `dataloader_iter` argument.*")
     warnings.filterwarnings("ignore", ".*You are using the `dataloader_iter` step flavor.*")
-    # Image DataModules offer a validation split; adversarial families have no validation_step.
-    warnings.filterwarnings("ignore", ".*`val_dataloader` but have no `validation_step`.*")
     try:
         WGenCLI(
             subclass_mode_model=True,

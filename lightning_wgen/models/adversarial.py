@@ -22,6 +22,7 @@ from torch.optim import Optimizer
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
 from lightning_wgen.errors import ConfigError
+from lightning_wgen.losses import wasserstein_estimate
 
 OptimizerFactory = Callable[[Iterable[nn.Parameter]], Optimizer]
 
@@ -249,6 +250,14 @@ class AdversarialModule(L.LightningModule):
         self.log_dict(logs, **kwargs)
         self.log_dict(shown, prog_bar=True, **kwargs)
         self._stop_when_done()
+
+    def validation_step(self, batch: Any, batch_idx: int) -> None:
+        """The critic's W1 estimate between held-out real data and fresh samples (``val/``)."""
+        real = batch[0] if isinstance(batch, (list, tuple)) else batch
+        with torch.no_grad():
+            fake = self.generator(self.noise(real.shape[0]))
+            estimate = wasserstein_estimate(self.critic(real), self.critic(fake))
+        self.log("val/w_estimate", estimate, on_epoch=True, batch_size=real.shape[0])
 
     def _stop_when_done(self) -> None:
         limit = self.max_generator_steps
