@@ -104,7 +104,11 @@ def test_evaluation_at_the_end_of_validation(mnist_dir, tmp_path):
     model = tiny_mnist_model(max_generator_steps=6)
     evaluation = ImageEvaluation("mnist", metrics=["fid"], num_samples=200, cache_dir=str(tmp_path))
     trainer = quiet_trainer(
-        callbacks=[evaluation], limit_train_batches=3, limit_val_batches=1, num_sanity_val_steps=0
+        callbacks=[evaluation],
+        limit_train_batches=3,
+        limit_val_batches=1,
+        num_sanity_val_steps=0,
+        default_root_dir=tmp_path,
     )
     trainer.fit(model, mnist(mnist_dir, val_split=16))
     # three generator steps per epoch; validation after each epoch, one evaluation each
@@ -118,6 +122,7 @@ def test_wandb_offline_receives_grid_histogram_and_metrics(mnist_dir, tmp_path, 
     model = tiny_mnist_model(max_generator_steps=2)
     logger = WandbLogger(project="wgen-test", save_dir=str(tmp_path), offline=True)
     trainer = quiet_trainer(
+        default_root_dir=tmp_path,
         logger=logger,
         callbacks=[SampleGrid(num_samples=4, every_n_generator_steps=2),
                    OTDiagnostics(every_n_generator_steps=2, batch_size=32), TrainingCurves()],

@@ -38,12 +38,13 @@ def extractor():
     return load_domain_extractor("mnist")
 
 
-def fid(extractor, real, fake) -> float:
-    quality = ImageQuality(extractor, ["fid"])
+def fid_kid(extractor, real, fake) -> tuple[float, float]:
+    quality = ImageQuality(extractor, ["fid", "kid"])
     quality.set_real_features(quality.features(real.split(500)))
     for batch in fake.split(500):
         quality.update_fake(batch)
-    return quality.compute()[f"fid_{extractor.name}"]
+    values = quality.compute()
+    return values[f"fid_{extractor.name}"], values[f"kid_{extractor.name}"]
 
 
 def test_to_uint8_inverts_the_datamodules_scaling_exactly():
@@ -62,16 +63,24 @@ def test_metric_images_repeat_grayscale_to_three_channels():
         metric_images(torch.zeros(5, 2))
 
 
-def test_fid_of_a_set_against_itself_is_zero(extractor, mnist_images):
-    assert abs(fid(extractor, mnist_images, mnist_images)) < 1e-3
+def test_fid_and_kid_of_a_set_against_itself_are_zero(extractor, mnist_images):
+    fid, kid = fid_kid(extractor, mnist_images, mnist_images)
+    assert abs(fid) < 1e-3
+    # KID averages random subsets of the two sets: near 0, not exactly (noisy sets score > 0.01)
+    assert abs(kid) < 0.01
 
 
-def test_fid_grows_monotonically_with_noise(extractor, mnist_images):
+def test_fid_and_kid_grow_monotonically_with_noise(extractor, mnist_images):
     noise = torch.randn(mnist_images.shape, generator=torch.Generator().manual_seed(0))
     levels = (0.05, 0.1, 0.2, 0.4, 0.8)
-    values = [fid(extractor, mnist_images, (mnist_images + s * noise).clamp(-1, 1)) for s in levels]
-    assert values[0] > 1e-2
-    assert all(a < b for a, b in zip(values, values[1:], strict=False)), values
+    values = [
+        fid_kid(extractor, mnist_images, (mnist_images + s * noise).clamp(-1, 1)) for s in levels
+    ]
+    fids, kids = zip(*values, strict=True)
+    assert fids[0] > 1e-2 and all(a < b for a, b in zip(fids, fids[1:], strict=False)), fids
+    # KID's subset noise (about 0.003) hides the weakest noise level; from 0.1 on it grows
+    kids = kids[1:]
+    assert kids[0] > 1e-2 and all(a < b for a, b in zip(kids, kids[1:], strict=False)), kids
 
 
 class FeaturesOnly(nn.Module):
@@ -82,7 +91,7 @@ class FeaturesOnly(nn.Module):
         self.extractor, self.num_features = extractor, extractor.num_features
 
     def forward(self, images):
-        return self.extractor(images)[0]
+        return self.extractor(images)[0].double()  # KID's kernel needs float64
 
 
 def test_fid_and_kid_equal_direct_torchmetrics(extractor, mnist, mnist_images, tmp_path):
@@ -197,5 +206,5 @@ def test_damaged_or_unknown_extractor_gives_one_line(tmp_path, monkeypatch):
 
     monkeypatch.setattr("lightning_wgen.metrics.features.WEIGHTS_DIR", tmp_path)
     copy.write_bytes(copy.read_bytes()[:-1] + b"\x00")
-    with pytest.raises(WeightsNotFoundError, match="expected bb23fcc28198...: the file is damaged"):
+    with pytest.raises(WeightsNotFoundError, match="expected 337623dc128f...: the file is damaged"):
         load_domain_extractor("mnist")

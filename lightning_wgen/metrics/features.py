@@ -29,8 +29,8 @@ WEIGHTS_DIR = Path(__file__).parent / "weights"
 
 # sha256 of the shipped files; `python -m lightning_wgen.metrics.train_extractor` prints a new one.
 DOMAIN_EXTRACTORS: dict[str, str] = {
-    "mnist": "bb23fcc281982117a84b14a0dc6e45db9a5ff23bd9a8666803a185e6abf7ebc3",
-    "fashion_mnist": "81a7d85c46ac097d3d9fad8d27da13c8d32f025291ea470e4b5a7cfe51057f24",
+    "mnist": "337623dc128fcacbd920bec3d4949662c235be4e8057f99b4bb1ff39b66d62e1",
+    "fashion_mnist": "6bc3458067fa2da543f162a009a6682e735b65192e031556387516b7945f6434",
 }
 # ConvClassifier arguments read from a file's metadata, with their defaults.
 CLASSIFIER_SHAPE = {"channels": 1, "num_classes": 10, "feature_dim": 128}
@@ -97,7 +97,9 @@ class DomainFeatures(FeatureExtractor):
 
     Images are brought to the classifier's input exactly as the DataModules make them: uint8 to
     [-1, 1], channels averaged to gray (exact for repeated grayscale), 28x28 padded with two black
-    pixels to 32x32, other sizes resized to 28 and padded.
+    pixels to 32x32, other sizes resized to 28 and padded. Features are divided by
+    ``feature_scale``, their root mean square on the training split (in the file's metadata), so
+    that ``x.y / d`` is of order 1 as KID's cubic kernel assumes (as for Inception's pool3).
     """
 
     def __init__(self, classifier: ConvClassifier, name: str, metadata: dict | None = None) -> None:
@@ -107,6 +109,7 @@ class DomainFeatures(FeatureExtractor):
         self.num_features = classifier.feature_dim
         self.num_classes = classifier.num_classes
         self.metadata = dict(metadata or {})
+        self.feature_scale = float(self.metadata.get("feature_scale", 1.0))
         self.eval()
 
     def forward(self, images: Tensor) -> tuple[Tensor, Tensor]:
@@ -118,7 +121,7 @@ class DomainFeatures(FeatureExtractor):
                 x = F.interpolate(x, size=(28, 28), mode="bilinear", antialias=True)
             x = F.pad(x, (2, 2, 2, 2), value=-1.0)
         features = self.classifier.features(x)
-        return features, self.classifier.head(features)
+        return features / self.feature_scale, self.classifier.head(features)
 
 
 def read_metadata(path: Path) -> dict[str, str]:

@@ -58,7 +58,12 @@ class _SharedOutput:
 
 
 class _OutputView(nn.Module):
-    """One output (0: features, 1: logits) of a shared extractor, as torchmetrics' ``feature``."""
+    """One output (0: features, 1: logits) of a shared extractor, as torchmetrics' ``feature``.
+
+    Features are handed over in float64: FID converts them itself, but KID evaluates its cubic
+    kernel in the features' dtype, and in float32 the kernel sums of unnormalised features lose
+    every significant digit to cancellation.
+    """
 
     def __init__(self, shared: _SharedOutput, index: int, num_features: int) -> None:
         super().__init__()
@@ -67,7 +72,8 @@ class _OutputView(nn.Module):
         self.num_features = num_features
 
     def forward(self, images: Tensor) -> Tensor:
-        return self.shared(images)[self.index]
+        output = self.shared(images)[self.index]
+        return output.double() if self.index == 0 else output
 
 
 class ImageQuality:
@@ -136,7 +142,7 @@ class ImageQuality:
             fid.real_features_cov_sum = f.t().mm(f)
             fid.real_features_num_samples = torch.tensor(len(f), device=f.device)
         if kid is not None:
-            kid.real_features = [features.to(kid.device)]
+            kid.real_features = [features.to(kid.device, torch.float64)]
         self.has_real = True
 
     def update_fake(self, images: Tensor) -> None:

@@ -61,11 +61,13 @@ def ot_diagnostics(
     Returns the values and the slopes themselves. Values: ``w1_critic``; ``w1_exact``; ``sw1``;
     the critic's input-gradient norms at random interpolates (``slope_mean``, ``slope_p50``,
     ``slope_p90``, ``slope_max``: its empirical Lipschitz constant); and ``w1_critic_rescaled``,
-    the estimate of ``f / slope_max``. Kantorovich-Rubinstein duality bounds the estimate of a
-    1-Lipschitz critic by W1 from below; a penalised critic is not 1-Lipschitz (a WGAN-GP critic
-    settles near slope ``1 + W1 / (2 lambda)``, where its loss ``-k W1 + lambda (k - 1)^2`` is least),
-    so ``w1_critic`` can exceed W1 while the rescaled value stays below it. With ``features``, W1 and SW1 are
-    computed between the two batches' features instead of their flattened pixels.
+    the estimate of ``f / slope_max``.
+
+    Kantorovich-Rubinstein duality bounds the estimate of a 1-Lipschitz critic by W1 from below.
+    A penalised critic is not 1-Lipschitz: a WGAN-GP critic settles near the slope
+    ``k = 1 + W1 / (2 lambda)`` that minimises its loss ``-k W1 + lambda (k - 1)^2``, so
+    ``w1_critic`` can exceed W1 while the rescaled value stays below it. With ``features``, W1
+    and SW1 are computed between the two batches' features instead of their flattened pixels.
     """
     with torch.no_grad():
         w1_critic = float(wasserstein_estimate(critic(real).float(), critic(fake).float()))

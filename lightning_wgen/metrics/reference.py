@@ -48,7 +48,8 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     print("| extractor | real | compared with | FID | KID (x 10^3) |\n|---|---|---|---|---|")
     for extractor, a, b, values in reference_rows(args.data_dir, seed=args.seed):
-        fid, kid, kid_std = (values[f"{m}_{extractor}"] for m in ("fid", "kid", "kid_std"))
+        fid, kid = values[f"fid_{extractor}"], values[f"kid_{extractor}"]
+        kid_std = values[f"kid_{extractor}_std"]
         print(f"| {extractor} | {a} | {b} | {fid:.3f} | {1e3 * kid:.2f} ± {1e3 * kid_std:.2f} |")
 
 

@@ -34,6 +34,18 @@ def accuracy(classifier: ConvClassifier, loader) -> float:
     return correct / total
 
 
+@torch.no_grad()
+def feature_rms(classifier: ConvClassifier, loader) -> float:
+    """Root mean square of the classifier's features over ``loader``'s images."""
+    classifier.eval()
+    total = count = 0.0
+    for images, _ in loader:
+        features = classifier.features(images).double()
+        total += float(features.square().sum())
+        count += features.numel()
+    return (total / count) ** 0.5
+
+
 def train(
     name: str, data_dir: str, epochs: int, batch_size: int = 128, lr: float = 2e-3, seed: int = 0
 ) -> tuple[ConvClassifier, dict[str, object]]:
@@ -61,12 +73,14 @@ def train(
             schedule.step()
         print(f"epoch {epoch + 1}/{epochs}: last batch loss {loss.item():.4f}", flush=True)
     test_accuracy = accuracy(classifier, data.test_dataloader())
+    scale = feature_rms(classifier, data._loader(data.train_set, train=False))
     info = {
         "name": name,
         "dataset": data.name,
         "train_images": len(data.train_set),
         "test_images": len(data.test_dataloader().dataset),
         "test_accuracy": round(test_accuracy, 4),
+        "feature_scale": round(scale, 6),
         "epochs": epochs,
         "batch_size": batch_size,
         "lr": lr,
@@ -75,7 +89,8 @@ def train(
         "torch": torch.__version__,
         "command": f"python -m lightning_wgen.metrics.train_extractor {name} --data_dir data "
         f"--epochs {epochs} --seed {seed}",
-        "features": "128-d pre-activation layer before the head; input 32x32 gray in [-1, 1]",
+        "features": "128-d pre-activation layer before the head, divided by feature_scale (its RMS "
+        "on the training split); input 32x32 gray in [-1, 1]",
     }
     return classifier, info
 
