@@ -37,6 +37,8 @@ def main(args: list[str] | None = None) -> None:
     # (see lightning_wgen.models.adversarial); Lightning flags that signature as experimental.
     warnings.filterwarnings("ignore", ".*Found `dataloader_iter` argument.*")
     warnings.filterwarnings("ignore", ".*You are using the `dataloader_iter` step flavor.*")
+    # Without val_split an image DataModule has no validation batches; that is the default.
+    warnings.filterwarnings("ignore", ".*Total length of `list` across ranks is zero.*")
     try:
         WGenCLI(
             subclass_mode_model=True,

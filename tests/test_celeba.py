@@ -82,7 +82,7 @@ def test_plain_folder_uses_the_official_numbering(shared_data, tmp_path):
     assert len(dm.train_set) == 120
     image = dm.train_set[0]
     assert image.shape == (3, 32, 32)
-    with pytest.raises(DatasetNotFoundError, match="evaluation split has no images"):
+    with pytest.raises(DatasetNotFoundError, match="the CelebA test split has no images"):
         dm.reference_images(10)
     assert [official_partition(n) for n in ("000001.jpg", "162770.jpg", "162771.jpg")] == [0, 0, 1]
     assert [official_partition(n) for n in ("182637.jpg", "182638.jpg", "202599.jpg")] == [1, 2, 2]

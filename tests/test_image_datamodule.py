@@ -60,7 +60,7 @@ def test_reference_images(fashion_dir):
     with pytest.raises(ConfigError) as err:
         dm.reference_images(5000)
     assert str(err.value) == (
-        "5000 reference images asked for, but the Fashion-MNIST evaluation split has 1000: "
+        "5000 reference images asked for, but the Fashion-MNIST test split has 1000: "
         "ask for 1 to 1000."
     )
 

@@ -9,6 +9,7 @@ import lightning as L
 import numpy as np
 import torch
 from lightning.pytorch.callbacks import Callback
+from lightning.pytorch.loggers import CSVLogger
 from torchvision.utils import make_grid
 
 from lightning_wgen.callbacks.logging import log_image, output_dir
@@ -140,5 +141,5 @@ class TrainingCurves(Callback):
         from PIL import Image
 
         Image.fromarray(pixels).save(output_dir(trainer) / "training_curves.png")
-        if any(not isinstance(lg, L.pytorch.loggers.CSVLogger) for lg in trainer.loggers):
+        if any(not isinstance(lg, CSVLogger) for lg in trainer.loggers):
             log_image(trainer, "training_curves", pixels, pl_module.generator_steps)
