@@ -12,7 +12,13 @@ from lightning.pytorch.callbacks import Callback
 from lightning_wgen.callbacks.logging import log_scalars, output_dir
 from lightning_wgen.errors import ConfigError
 from lightning_wgen.metrics.features import feature_extractor
-from lightning_wgen.metrics.images import METRICS, ImageQuality, evaluate_images, real_features
+from lightning_wgen.metrics.images import (
+    METRICS,
+    ImageQuality,
+    check_metric_names,
+    evaluate_images,
+    real_features,
+)
 
 
 class ImageEvaluation(Callback):
@@ -51,9 +57,7 @@ class ImageEvaluation(Callback):
             raise ConfigError(
                 f"every_n_generator_steps must be >= 1 or None, got {every_n_generator_steps}."
             )
-        unknown = sorted(set(metrics) - set(METRICS))
-        if unknown or not metrics:
-            raise ConfigError(f"metrics must be a non-empty subset of {METRICS}, got {metrics}.")
+        check_metric_names(metrics)
         self.feature_extractor = feature_extractor
         self.metric_names = tuple(metrics)
         self.num_samples = num_samples

@@ -41,6 +41,11 @@ def default_cache_dir() -> Path:
     return Path(root) / "real_features"
 
 
+def check_metric_names(metrics: Sequence[str]) -> None:
+    if not metrics or set(metrics) - set(METRICS):
+        raise ConfigError(f"metrics must be a non-empty subset of {METRICS}, got {metrics}.")
+
+
 class _SharedOutput:
     """The extractor's last output, so that FID, KID and IS pay for one forward pass per batch."""
 
@@ -93,9 +98,7 @@ class ImageQuality:
         kid_subset_size: int = 1000,
         is_splits: int = 10,
     ) -> None:
-        unknown = sorted(set(metrics) - set(METRICS))
-        if unknown or not metrics:
-            raise ConfigError(f"metrics must be a non-empty subset of {METRICS}, got {metrics}.")
+        check_metric_names(metrics)
         self.extractor = extractor
         self.suffix = "" if extractor.name == "inception" else f"_{extractor.name}"
         self.kid_subset_size = kid_subset_size
