@@ -64,7 +64,6 @@ class SampleGrid(Callback):
         self.every_n_generator_steps = every_n_generator_steps
         self.seed = seed
         self._last_step = -1
-        self.written: list[str] = []
 
     def render(self, pl_module: L.LightningModule) -> np.ndarray:
         samples = pl_module.sample(self.num_samples, seed=self.seed).float().cpu()
@@ -77,7 +76,7 @@ class SampleGrid(Callback):
     def _log(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         step = pl_module.generator_steps
         self._last_step = step
-        self.written += log_image(trainer, "samples", self.render(pl_module), step)
+        log_image(trainer, "samples", self.render(pl_module), step)
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
         step = pl_module.generator_steps
