@@ -9,13 +9,32 @@ from lightning_wgen.data import (
     ToyDataModule,
 )
 from lightning_wgen.errors import ConfigError, CorruptImageError, DatasetNotFoundError, WGenError
-from lightning_wgen.models import WGANGP, AdversarialModule
+from lightning_wgen.models import (
+    DRAGAN,
+    FGAN,
+    GAN,
+    SNGAN,
+    WGAN,
+    WGANGP,
+    WGANSN,
+    AdversarialModule,
+    CramerGAN,
+    WGANDiv,
+)
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "DRAGAN",
+    "FGAN",
+    "GAN",
+    "SNGAN",
+    "WGAN",
     "WGANGP",
+    "WGANSN",
     "AdversarialModule",
+    "CramerGAN",
+    "WGANDiv",
     "CIFAR10DataModule",
     "CelebADataModule",
     "ConfigError",

@@ -6,9 +6,12 @@ scalar to be *minimised* by the player it belongs to.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor
 
 from lightning_wgen.errors import ConfigError
@@ -101,3 +104,211 @@ def critic_slopes(
         scores = critic(points)
         (grad,) = torch.autograd.grad(scores.sum(), points, create_graph=create_graph)
     return torch.linalg.vector_norm(grad.flatten(1), dim=1)
+
+
+def divergence_penalty(
+    critic: Callable[[Tensor], Tensor], real: Tensor, fake: Tensor, *, power: float = 6.0
+) -> Tensor:
+    """The gradient term of WGAN-div, without its weight k.
+
+    Wu et al. 2018, "Wasserstein Divergence for GANs", Sec. 3 (the W-div objective
+    ``E f(x_real) - E f(x_fake) + k E_{u ~ P_u} ||grad f(u)||^p``) with ``P_u`` the equal mixture of
+    the real and the generated distribution, the choice of their experiments (Sec. 4)::
+
+        penalty = (E_real ||grad f(x)||^p + E_fake ||grad f(x)||^p) / 2
+
+    The paper's defaults are k = 2 and p = 6. Unlike the WGAN-GP penalty this is not a Lipschitz
+    constraint: the critic's slopes are pushed towards zero on the data's support.
+    """
+    slopes = critic_slopes(critic, torch.cat([real, fake]), create_graph=True)
+    return slopes.pow(power).mean()
+
+
+def perturbed_interpolates(real: Tensor, generator: torch.Generator | None = None) -> Tensor:
+    """Points around the real data, the sampling distribution of the DRAGAN penalty, detached.
+
+    ``x + alpha * delta`` with ``delta = 0.5 * std(x) * u``, ``u ~ U[0, 1)`` per coordinate and one
+    ``alpha ~ U[0, 1)`` per sample, where ``std(x)`` is the standard deviation of the whole batch:
+    the perturbation of Kodali et al.'s released code for "On Convergence and Stability of GANs"
+    (2017), which their Sec. 4 describes as noise around the data manifold.
+    """
+    real = real.detach()
+
+    def uniform(shape: tuple[int, ...]) -> Tensor:
+        if generator is None:
+            return torch.rand(shape, device=real.device, dtype=real.dtype)
+        return torch.rand(shape, generator=generator).to(real.device, real.dtype)
+
+    delta = 0.5 * real.std() * uniform(tuple(real.shape))
+    alpha = uniform((real.shape[0],) + (1,) * (real.dim() - 1))
+    return real + alpha * delta
+
+
+def dragan_penalty(
+    critic: Callable[[Tensor], Tensor], real: Tensor, *, target: float = 1.0
+) -> Tensor:
+    """DRAGAN's gradient penalty, without its weight lambda (10 in the paper).
+
+    Kodali et al. 2017, "On Convergence and Stability of GANs", Sec. 4 (the DRAGAN regulariser)::
+
+        penalty = E_{x_p} (||grad_x D(x_p)||_2 - k)^2,   x_p ~ perturbed_interpolates(x_real)
+
+    with k = ``target`` = 1: the WGAN-GP form, taken around the real data only.
+    """
+    slopes = critic_slopes(critic, perturbed_interpolates(real), create_graph=True)
+    return (slopes - target).square().mean()
+
+
+def hinge_critic_loss(real_scores: Tensor, fake_scores: Tensor) -> Tensor:
+    """Hinge loss of the critic, ``E max(0, 1 - D(x_real)) + E max(0, 1 + D(x_fake))``.
+
+    Miyato et al. 2018, "Spectral Normalization for GANs", Eq. 16 (after Lim & Ye 2017); the
+    generator minimises ``-E D(G(z))`` (Eq. 17), :func:`wasserstein_generator_loss`.
+    """
+    return F.relu(1.0 - real_scores).mean() + F.relu(1.0 + fake_scores).mean()
+
+
+def nonsaturating_critic_loss(real_logits: Tensor, fake_logits: Tensor) -> Tensor:
+    """Binary cross-entropy of the discriminator on logits: ``-E log D(x) - E log(1 - D(G(z)))``.
+
+    Goodfellow et al. 2014, "Generative Adversarial Nets", Eq. 1, with ``D = sigmoid(logit)``;
+    ``-log sigmoid(v) = softplus(-v)`` and ``-log(1 - sigmoid(v)) = softplus(v)`` keep it stable.
+    """
+    return F.softplus(-real_logits).mean() + F.softplus(fake_logits).mean()
+
+
+def nonsaturating_generator_loss(fake_logits: Tensor) -> Tensor:
+    """The non-saturating generator loss ``-E log D(G(z))`` (Goodfellow et al. 2014, Sec. 3)."""
+    return F.softplus(-fake_logits).mean()
+
+
+@dataclass(frozen=True)
+class FDivergence:
+    """One row of Nowozin et al. 2016, "f-GAN", Tables 1 and 2.
+
+    ``f``: the generator function of ``D_f(P||Q) = E_Q f(p/q)``; ``activation``: the output
+    activation ``g_f`` that maps the critic's raw output ``v`` into the domain of ``f*``;
+    ``conjugate``: the Fenchel conjugate ``f*(t)``; ``conjugate_of_activation``: ``f*(g_f(v))``
+    in a numerically stable closed form.
+    """
+
+    name: str
+    f: Callable[[Tensor], Tensor]
+    activation: Callable[[Tensor], Tensor]
+    conjugate: Callable[[Tensor], Tensor]
+    conjugate_of_activation: Callable[[Tensor], Tensor]
+
+
+_LOG2 = math.log(2.0)
+
+F_DIVERGENCES: dict[str, FDivergence] = {
+    d.name: d
+    for d in (
+        FDivergence(
+            "kl",
+            f=lambda u: u * u.log(),
+            activation=lambda v: v,
+            conjugate=lambda t: (t - 1).exp(),
+            conjugate_of_activation=lambda v: (v - 1).exp(),
+        ),
+        FDivergence(
+            "reverse_kl",
+            f=lambda u: -u.log(),
+            activation=lambda v: -(-v).exp(),
+            conjugate=lambda t: -1 - (-t).log(),
+            conjugate_of_activation=lambda v: v - 1,
+        ),
+        FDivergence(
+            "pearson",
+            f=lambda u: (u - 1).square(),
+            activation=lambda v: v,
+            conjugate=lambda t: t.square() / 4 + t,
+            conjugate_of_activation=lambda v: v.square() / 4 + v,
+        ),
+        FDivergence(
+            "squared_hellinger",
+            f=lambda u: (u.sqrt() - 1).square(),
+            activation=lambda v: 1 - (-v).exp(),
+            conjugate=lambda t: t / (1 - t),
+            conjugate_of_activation=lambda v: v.exp() - 1,
+        ),
+        FDivergence(
+            "jensen_shannon",
+            f=lambda u: -(u + 1) * ((1 + u) / 2).log() + u * u.log(),
+            activation=lambda v: _LOG2 - F.softplus(-v),
+            conjugate=lambda t: -(2 - t.exp()).log(),
+            conjugate_of_activation=lambda v: F.softplus(v) - _LOG2,
+        ),
+        FDivergence(
+            "gan",
+            f=lambda u: u * u.log() - (u + 1) * (u + 1).log(),
+            activation=lambda v: -F.softplus(-v),
+            conjugate=lambda t: -(1 - t.exp()).log(),
+            conjugate_of_activation=lambda v: F.softplus(v),
+        ),
+    )
+}
+
+
+def f_divergence(name: str) -> FDivergence:
+    """The f-divergence called ``name`` (one of :data:`F_DIVERGENCES`), or a one-line error."""
+    try:
+        return F_DIVERGENCES[name]
+    except KeyError:
+        raise ConfigError(
+            f"unknown f-divergence {name!r}; choose one of {', '.join(F_DIVERGENCES)}."
+        ) from None
+
+
+def f_divergence_estimate(real_scores: Tensor, fake_scores: Tensor, divergence: str) -> Tensor:
+    """The variational lower bound of ``D_f(P_real || P_fake)`` from raw critic outputs ``v``.
+
+    Nowozin et al. 2016, Eq. 6 with the parametrisation ``T = g_f(V)`` of Sec. 3.1 (Eq. 7)::
+
+        F = E_real g_f(v) - E_fake f*(g_f(v))  <=  D_f(P_real || P_fake)
+
+    with equality where ``g_f(v) = f'(p_real / p_fake)``. The critic maximises ``F``.
+    """
+    div = f_divergence(divergence)
+    return div.activation(real_scores).mean() - div.conjugate_of_activation(fake_scores).mean()
+
+
+def f_gan_critic_loss(real_scores: Tensor, fake_scores: Tensor, divergence: str) -> Tensor:
+    """The f-GAN critic loss ``-F`` (Nowozin et al. 2016, Eq. 6 and 7)."""
+    return -f_divergence_estimate(real_scores, fake_scores, divergence)
+
+
+def f_gan_generator_loss(fake_scores: Tensor, divergence: str) -> Tensor:
+    """The f-GAN generator loss ``-E_fake g_f(v)``: the non-saturating alternative that Nowozin et
+    al. 2016 use in their experiments (Sec. 3.2), which for ``"gan"`` is the usual
+    ``-E log D(G(z))``."""
+    return -f_divergence(divergence).activation(fake_scores).mean()
+
+
+def cramer_critic(h: Tensor, h_reference: Tensor) -> Tensor:
+    """The Cramér GAN critic ``f(x) = ||h(x) - h(x'_g)||_2 - ||h(x)||_2`` ``(B,)``.
+
+    Bellemare et al. 2017, "The Cramér Distance as a Solution to Biased Wasserstein Gradients",
+    Algorithm 1; ``h`` ``(B, k)`` are the critic network's features of the points, ``h_reference``
+    those of an independent generated batch ``x'_g``, one per point.
+    """
+    return torch.linalg.vector_norm(h - h_reference, dim=1) - torch.linalg.vector_norm(h, dim=1)
+
+
+def cramer_generator_loss(h_real: Tensor, h_fake: Tensor, h_fake_other: Tensor) -> Tensor:
+    """The generator loss of Cramér GAN (Bellemare et al. 2017, Algorithm 1)::
+
+        L_g = E ||h(x_r) - h(x_g)|| + E ||h(x_r) - h(x'_g)|| - E ||h(x_g) - h(x'_g)||
+
+    an unbiased estimate of the energy distance ``2 E||X - Y|| - E||X - X'|| - E||Y - Y'||``
+    between the real and generated feature distributions, less the constant ``E||X - X'||``.
+    """
+
+    def mean_distance(a: Tensor, b: Tensor) -> Tensor:
+        return torch.linalg.vector_norm(a - b, dim=1).mean()
+
+    return (
+        mean_distance(h_real, h_fake)
+        + mean_distance(h_real, h_fake_other)
+        - mean_distance(h_fake, h_fake_other)
+    )

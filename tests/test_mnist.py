@@ -139,7 +139,7 @@ def test_wgan_gp_trains_a_few_steps_on_real_mnist(mnist_dir, tmp_path, monkeypat
     ])  # fmt: skip
     run = tmp_path / "wgan_gp_mnist" / "version_0"
     metrics = (run / "metrics.csv").read_text()
-    assert "critic/gp" in metrics and "gen/loss" in metrics and "eval/fid_mnist" in metrics
+    assert "critic/penalty" in metrics and "gen/loss" in metrics and "eval/fid_mnist" in metrics
     record = json.loads((run / "image_metrics.json").read_text())
     assert record["num_samples"] == record["num_real"] == 10_000
     assert [h["generator_steps"] for h in record["history"]] == [3]

@@ -22,7 +22,11 @@ from torch.optim import Optimizer
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
 from lightning_wgen.errors import ConfigError
-from lightning_wgen.losses import wasserstein_estimate
+from lightning_wgen.losses import (
+    wasserstein_critic_loss,
+    wasserstein_estimate,
+    wasserstein_generator_loss,
+)
 
 OptimizerFactory = Callable[[Iterable[nn.Parameter]], Optimizer]
 
@@ -40,6 +44,18 @@ def critic_steps_for(generator_step: int, n_critic: int, warmup: bool) -> int:
     if warmup and (generator_step < WARMUP_GENERATOR_STEPS or generator_step % WARMUP_EVERY == 0):
         return WARMUP_CRITIC_STEPS
     return n_critic
+
+
+def _reject_batch_norm(critic: nn.Module, family: str) -> None:
+    norms = [
+        type(m).__name__ for m in critic.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)
+    ]
+    if norms:
+        raise ConfigError(
+            f"{family} takes its penalty per sample, but the critic {type(critic).__name__} has "
+            f"{norms[0]} layers, which mix the samples of a batch; use a critic without batch "
+            "norm (e.g. DCGANCritic with norm='layer' or 'none')."
+        )
 
 
 def _hparams_ignore(*names: str) -> list[str]:
@@ -60,21 +76,32 @@ def _hparams_ignore(*names: str) -> list[str]:
 class AdversarialModule(L.LightningModule):
     """Base for critic/generator families, with manual optimization.
 
-    Subclasses implement :meth:`critic_objective` and :meth:`generator_objective` and may set
-    :meth:`default_optimizer`; everything else (the ``n_critic`` loop, warm-up, EMA, sampling,
-    logging, step counting) lives here.
+    A family implements :meth:`critic_objective` and :meth:`generator_objective` and states its
+    paper's defaults in the class attributes ``paper_n_critic``, ``paper_critic_warmup`` and
+    ``paper_optimizer``; everything else (the ``n_critic`` loop, warm-up, EMA, sampling, logging,
+    step counting) lives here. Families whose penalty is taken per sample set
+    ``per_sample_critic`` and refuse critics with batch norm.
 
     Args:
         generator: maps ``(B, generator.latent_dim)`` noise to data-space samples.
-        critic: maps data-space samples to scores ``(B,)``.
-        n_critic: critic updates per generator update.
-        critic_warmup: use the WGAN warm-up schedule (see :func:`critic_steps_for`).
+        critic: maps data-space samples to scores ``(B,)`` (or features ``(B, k)`` for Cramér GAN).
+        n_critic: critic updates per generator update; ``None``: the family's paper default.
+        critic_warmup: use the WGAN warm-up schedule (see :func:`critic_steps_for`); ``None``: the
+            family's paper default (on for ``WGAN`` only).
         generator_optimizer, critic_optimizer: callables ``params -> Optimizer``; ``None`` uses the
-            family's paper defaults (:meth:`default_optimizer`).
+            family's paper optimizer (``paper_optimizer``).
         ema_decay: if set, keep an exponential moving average of the generator's weights and
             sample from it.
         max_generator_steps: stop training after this many generator updates.
     """
+
+    paper_n_critic: int = 5
+    paper_critic_warmup: bool = False
+    paper_optimizer: tuple[type[Optimizer], dict[str, Any]] = (
+        torch.optim.Adam,
+        {"lr": 1e-4, "betas": (0.0, 0.9)},
+    )
+    per_sample_critic: bool = False
 
     progress_bar_keys: tuple[str, ...] = ("critic/loss", "critic/w_estimate")
 
@@ -83,14 +110,16 @@ class AdversarialModule(L.LightningModule):
         generator: nn.Module,
         critic: nn.Module,
         *,
-        n_critic: int = 5,
-        critic_warmup: bool = False,
+        n_critic: int | None = None,
+        critic_warmup: bool | None = None,
         generator_optimizer: OptimizerFactory | None = None,
         critic_optimizer: OptimizerFactory | None = None,
         ema_decay: float | None = None,
         max_generator_steps: int | None = None,
     ) -> None:
         super().__init__()
+        n_critic = self.paper_n_critic if n_critic is None else n_critic
+        critic_warmup = self.paper_critic_warmup if critic_warmup is None else critic_warmup
         if n_critic < 1:
             raise ConfigError(f"n_critic must be >= 1, got {n_critic}; use 5 as in WGAN/WGAN-GP.")
         if ema_decay is not None and not 0.0 < ema_decay < 1.0:
@@ -107,9 +136,11 @@ class AdversarialModule(L.LightningModule):
         self.save_hyperparameters(
             ignore=_hparams_ignore("generator", "critic", "generator_optimizer", "critic_optimizer")
         )
+        if self.per_sample_critic:
+            _reject_batch_norm(critic, type(self).__name__)
         self.automatic_optimization = False
         self.generator = generator
-        self.critic = critic
+        self.critic = self.prepare_critic(critic)
         self.n_critic = n_critic
         self.critic_warmup = critic_warmup
         self.generator_optimizer = generator_optimizer
@@ -125,21 +156,50 @@ class AdversarialModule(L.LightningModule):
         self._batch_size = 0
 
     # -- what a family defines --------------------------------------------------------------------
+    # The defaults are the Wasserstein losses, without penalty; a family overrides what differs.
+
+    penalty_weight: float = 0.0
+
+    def critic_loss(self, real_scores: Tensor, fake_scores: Tensor) -> Tensor:
+        """The critic's loss on its scores of a real and a generated batch."""
+        return wasserstein_critic_loss(real_scores, fake_scores)
+
+    def generator_loss(self, fake_scores: Tensor) -> Tensor:
+        """The generator's loss on the critic's scores of a generated batch."""
+        return wasserstein_generator_loss(fake_scores)
+
+    def critic_penalty(self, real: Tensor, fake: Tensor) -> Tensor | None:
+        """The family's regulariser on the critic (weighted by ``penalty_weight``), or ``None``."""
+        return None
 
     def critic_objective(self, real: Tensor, fake: Tensor) -> tuple[Tensor, dict[str, Tensor]]:
-        """Critic loss to minimise on one real and one (detached) fake batch, and values to log."""
-        raise NotImplementedError
+        """Critic loss to minimise on one real and one (detached) fake batch, and values to log.
 
-    def generator_objective(self, fake: Tensor) -> Tensor:
-        """Generator loss to minimise on a fake batch that carries the generator's graph."""
-        raise NotImplementedError
+        ``critic/w_estimate`` is the score gap ``E f(x_real) - E f(x_fake)``: the W1 estimate
+        of the Wasserstein families, a plain separation measure for the others.
+        """
+        real_scores, fake_scores = self.critic(real), self.critic(fake)
+        loss = self.critic_loss(real_scores, fake_scores)
+        logs = {"critic/w_estimate": wasserstein_estimate(real_scores, fake_scores).detach()}
+        penalty = self.critic_penalty(real, fake)
+        if penalty is not None:
+            loss = loss + self.penalty_weight * penalty
+            logs["critic/penalty"] = penalty.detach()
+        return loss, logs
 
-    def default_optimizer(self, params: Iterable[nn.Parameter], role: str) -> Optimizer:
-        """The family's paper optimizer for ``role`` in {"generator", "critic"}."""
-        return torch.optim.Adam(params, lr=1e-4, betas=(0.0, 0.9))
+    def generator_objective(self, fake: Tensor, real: Tensor) -> Tensor:
+        """Generator loss to minimise on a fake batch that carries the generator's graph.
+
+        ``real`` is the last real batch the critic saw (Cramér GAN's generator loss needs it).
+        """
+        return self.generator_loss(self.critic(fake))
 
     def after_critic_step(self) -> None:
         """Hook run after every critic update (weight clipping goes here)."""
+
+    def prepare_critic(self, critic: nn.Module) -> nn.Module:
+        """The critic network as the family trains it (spectral normalisation goes here)."""
+        return critic
 
     # -- sampling ---------------------------------------------------------------------------------
 
@@ -191,14 +251,15 @@ class AdversarialModule(L.LightningModule):
     # -- optimisation -----------------------------------------------------------------------------
 
     def configure_optimizers(self) -> list[Optimizer]:
-        def build(factory: OptimizerFactory | None, net: nn.Module, role: str) -> Optimizer:
+        def build(factory: OptimizerFactory | None, net: nn.Module) -> Optimizer:
             if factory is None:
-                return self.default_optimizer(net.parameters(), role)
+                optimizer_class, kwargs = self.paper_optimizer
+                return optimizer_class(net.parameters(), **kwargs)
             return factory(net.parameters())
 
         return [
-            build(self.generator_optimizer, self.generator, "generator"),
-            build(self.critic_optimizer, self.critic, "critic"),
+            build(self.generator_optimizer, self.generator),
+            build(self.critic_optimizer, self.critic),
         ]
 
     def _next_real_batch(self, dataloader_iter: Iterator) -> Tensor:
@@ -235,7 +296,7 @@ class AdversarialModule(L.LightningModule):
 
         with self.toggled_optimizer(opt_g):
             fake = self.generator(self.noise(self._batch_size))
-            g_loss = self.generator_objective(fake)
+            g_loss = self.generator_objective(fake, real)
             opt_g.zero_grad(set_to_none=True)
             self.manual_backward(g_loss)
             opt_g.step()

@@ -3,5 +3,16 @@
 from lightning_wgen.nets.classifier import ConvClassifier
 from lightning_wgen.nets.dcgan import DCGANCritic, DCGANGenerator
 from lightning_wgen.nets.mlp import MLPCritic, MLPGenerator
+from lightning_wgen.nets.resnet import ResNetCritic, ResNetGenerator
+from lightning_wgen.nets.spectral import spectral_normalized
 
-__all__ = ["ConvClassifier", "DCGANCritic", "DCGANGenerator", "MLPCritic", "MLPGenerator"]
+__all__ = [
+    "ConvClassifier",
+    "DCGANCritic",
+    "DCGANGenerator",
+    "MLPCritic",
+    "MLPGenerator",
+    "ResNetCritic",
+    "ResNetGenerator",
+    "spectral_normalized",
+]

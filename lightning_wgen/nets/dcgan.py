@@ -1,29 +1,39 @@
-"""DCGAN-style convolutional networks for 28x28 (MNIST) and 32x32 (CIFAR-10) images.
+"""DCGAN-style convolutional networks for 28x28 (MNIST), 32x32 (CIFAR-10) and 64x64 (CelebA).
 
-Shapes follow Radford et al. 2016 (strided transposed convolutions, batch norm and ReLU in the
-generator, tanh output in [-1, 1]). The critic has no batch norm, as WGAN-GP prescribes
-(Gulrajani et al. 2017, Sec. 4: the penalty is per sample, and batch norm couples the samples);
-it uses layer norm over (C, H, W) or no normalisation.
+Shapes follow Radford et al. 2016: the generator projects the noise to a small feature map (7x7
+for 28 pixels, 4x4 otherwise) and doubles the resolution with strided transposed convolutions,
+halving the width each time, with batch norm and ReLU, and a tanh output in [-1, 1]. The critic
+halves the resolution with strided convolutions and LeakyReLU(0.2) down to 3x3 or 4x4 and ends
+in a linear layer. Its normalisation is a choice: ``"layer"`` (layer norm over (C, H, W), what
+WGAN-GP prescribes, Gulrajani et al. 2017, Sec. 4, since its penalty is per sample),
+``"none"`` (for spectral normalisation) or ``"batch"`` (the DCGAN discriminator of the GAN
+baseline). With ``base_channels`` b the widths are b, 2b, 4b (and 8b at 64 pixels).
 """
 
 from __future__ import annotations
 
+import math
 from typing import Literal
 
 from torch import Tensor, nn
 
 from lightning_wgen.errors import ConfigError
 
-SUPPORTED_IMAGE_SIZES = (28, 32)
+SUPPORTED_IMAGE_SIZES = (28, 32, 64)
+CRITIC_NORMS = ("layer", "none", "batch")
 
 
-def _check_image_size(image_size: int) -> int:
+def _start_size(image_size: int) -> int:
     if image_size not in SUPPORTED_IMAGE_SIZES:
         raise ConfigError(
             f"image_size={image_size} is not supported by the DCGAN networks; use one of "
             f"{SUPPORTED_IMAGE_SIZES} (resize or pad the data to match)."
         )
-    return image_size // 4
+    return 7 if image_size == 28 else 4
+
+
+def _doublings(image_size: int) -> int:
+    return int(math.log2(image_size // _start_size(image_size)))
 
 
 class DCGANGenerator(nn.Module):
@@ -38,25 +48,24 @@ class DCGANGenerator(nn.Module):
     ) -> None:
         super().__init__()
         self.latent_dim = latent_dim
-        self.start = _check_image_size(image_size)
-        width = 4 * base_channels
+        self.start = _start_size(image_size)
+        doublings = _doublings(image_size)
+        width = base_channels * 2 ** (doublings - 1)
         self.project = nn.Sequential(
             nn.Linear(latent_dim, width * self.start * self.start, bias=False),
             nn.BatchNorm1d(width * self.start * self.start),
             nn.ReLU(),
         )
-        self.body = nn.Sequential(
-            nn.ConvTranspose2d(width, 2 * base_channels, 4, stride=2, padding=1, bias=False),
-            nn.BatchNorm2d(2 * base_channels),
-            nn.ReLU(),
-            nn.ConvTranspose2d(
-                2 * base_channels, base_channels, 4, stride=2, padding=1, bias=False
-            ),
-            nn.BatchNorm2d(base_channels),
-            nn.ReLU(),
-            nn.Conv2d(base_channels, channels, 3, padding=1),
-            nn.Tanh(),
-        )
+        layers: list[nn.Module] = []
+        for _ in range(doublings - 1):
+            layers += [
+                nn.ConvTranspose2d(width, width // 2, 4, stride=2, padding=1, bias=False),
+                nn.BatchNorm2d(width // 2),
+                nn.ReLU(),
+            ]
+            width //= 2
+        layers += [nn.ConvTranspose2d(width, channels, 4, stride=2, padding=1), nn.Tanh()]
+        self.body = nn.Sequential(*layers)
 
     def forward(self, z: Tensor) -> Tensor:
         h = self.project(z).view(z.shape[0], -1, self.start, self.start)
@@ -64,38 +73,40 @@ class DCGANGenerator(nn.Module):
 
 
 class DCGANCritic(nn.Module):
-    """Images ``(B, channels, image_size, image_size)`` to unbounded scores ``(B,)``."""
+    """Images ``(B, channels, image_size, image_size)`` to unbounded scores ``(B,)``, or to
+    features ``(B, out_features)`` when ``out_features > 1`` (the critic of Cramér GAN)."""
 
     def __init__(
         self,
         channels: int = 1,
         image_size: int = 28,
         base_channels: int = 64,
-        norm: Literal["layer", "none"] = "layer",
+        norm: Literal["layer", "none", "batch"] = "layer",
+        out_features: int = 1,
     ) -> None:
         super().__init__()
-        if norm not in ("layer", "none"):
+        if norm not in CRITIC_NORMS:
             raise ConfigError(
-                f"DCGANCritic norm={norm!r} is not supported; use 'layer' or 'none' (batch norm "
-                "is excluded because the gradient penalty is taken per sample)."
+                f"DCGANCritic norm={norm!r} is not supported; use one of {CRITIC_NORMS} ('batch' "
+                "only for the GAN baseline: penalties taken per sample forbid it)."
             )
-        _check_image_size(image_size)
-
-        def block(c_in: int, c_out: int, normalise: bool) -> list[nn.Module]:
-            layers: list[nn.Module] = [nn.Conv2d(c_in, c_out, 4, stride=2, padding=1)]
-            if normalise:
-                layers.append(nn.GroupNorm(1, c_out))  # layer norm over (C, H, W)
-            return layers + [nn.LeakyReLU(0.2)]
-
-        use_norm = norm == "layer"
-        self.features = nn.Sequential(
-            *block(channels, base_channels, False),
-            *block(base_channels, 2 * base_channels, use_norm),
-            *block(2 * base_channels, 4 * base_channels, use_norm),
-            nn.Flatten(),
-        )
-        final = (image_size // 4) // 2  # 28 -> 3, 32 -> 4
-        self.head = nn.Linear(4 * base_channels * final * final, 1)
+        _start_size(image_size)
+        halvings = 4 if image_size == 64 else 3  # down to 3 (28), 4 (32) or 4 (64) pixels
+        layers: list[nn.Module] = []
+        width_in, width = channels, base_channels
+        for i in range(halvings):
+            layers.append(nn.Conv2d(width_in, width, 4, stride=2, padding=1))
+            if i > 0 and norm == "layer":
+                layers.append(nn.GroupNorm(1, width))
+            elif i > 0 and norm == "batch":
+                layers.append(nn.BatchNorm2d(width))
+            layers.append(nn.LeakyReLU(0.2))
+            width_in, width = width, 2 * width
+        self.features = nn.Sequential(*layers, nn.Flatten())
+        final = 3 if image_size == 28 else 4
+        self.head = nn.Linear(width_in * final * final, out_features)
+        self.out_features = out_features
 
     def forward(self, x: Tensor) -> Tensor:
-        return self.head(self.features(x)).squeeze(-1)
+        out = self.head(self.features(x))
+        return out.squeeze(-1) if self.out_features == 1 else out

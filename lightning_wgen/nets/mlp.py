@@ -41,13 +41,20 @@ class MLPGenerator(nn.Module):
 
 
 class MLPCritic(nn.Module):
-    """Maps points ``(B, data_dim)`` to unbounded scores ``(B,)``."""
+    """Maps points ``(B, data_dim)`` to unbounded scores ``(B,)``, or to features
+    ``(B, out_features)`` when ``out_features > 1`` (the critic of Cramér GAN)."""
 
     def __init__(
-        self, data_dim: int = 2, hidden_features: int = 512, num_hidden_layers: int = 3
+        self,
+        data_dim: int = 2,
+        hidden_features: int = 512,
+        num_hidden_layers: int = 3,
+        out_features: int = 1,
     ) -> None:
         super().__init__()
-        self.net = mlp(data_dim, 1, hidden_features, num_hidden_layers)
+        self.net = mlp(data_dim, out_features, hidden_features, num_hidden_layers)
+        self.out_features = out_features
 
     def forward(self, x: Tensor) -> Tensor:
-        return self.net(x).squeeze(-1)
+        out = self.net(x)
+        return out.squeeze(-1) if self.out_features == 1 else out
