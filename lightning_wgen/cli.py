@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import sys
 import warnings
+from pathlib import Path
 from typing import Any
 
-from lightning.pytorch import Trainer
+from lightning.pytorch import LightningDataModule, LightningModule, Trainer
 from lightning.pytorch.callbacks import ProgressBar
 from lightning.pytorch.cli import LightningCLI
 
@@ -30,7 +31,7 @@ class WGenCLI(LightningCLI):
         return super().instantiate_trainer(**kwargs)
 
 
-def main(args: list[str] | None = None) -> None:
+def _quiet_known_warnings() -> None:
     # Toy data is generated in the main process; worker processes would only add overhead.
     warnings.filterwarnings("ignore", ".*does not have many workers.*")
     # One training_step per generator step pulls its n_critic real batches from the iterator
@@ -39,14 +40,36 @@ def main(args: list[str] | None = None) -> None:
     warnings.filterwarnings("ignore", ".*You are using the `dataloader_iter` step flavor.*")
     # Without val_split an image DataModule has no validation batches; that is the default.
     warnings.filterwarnings("ignore", ".*Total length of `list` across ranks is zero.*")
+
+
+def _cli(args: list[str] | None, run: bool = True) -> WGenCLI:
+    return WGenCLI(
+        subclass_mode_model=True,
+        subclass_mode_data=True,
+        auto_configure_optimizers=False,
+        save_config_kwargs={"overwrite": True},
+        args=args,
+        run=run,
+    )
+
+
+def build_from_config(
+    config: str | Path, *overrides: str
+) -> tuple[LightningModule, LightningDataModule]:
+    """The model and DataModule that ``wgen fit --config config [overrides]`` would train.
+
+    ``overrides`` are command-line style, e.g. ``"--model.init_args.max_generator_steps=10"``.
+    The config's ``seed_everything`` is applied, as ``wgen fit`` would.
+    """
+    _quiet_known_warnings()
+    cli = _cli(["--config", str(config), *overrides, "--trainer.logger=false"], run=False)
+    return cli.model, cli.datamodule
+
+
+def main(args: list[str] | None = None) -> None:
+    _quiet_known_warnings()
     try:
-        WGenCLI(
-            subclass_mode_model=True,
-            subclass_mode_data=True,
-            auto_configure_optimizers=False,
-            save_config_kwargs={"overwrite": True},
-            args=args,
-        )
+        _cli(args)
     except Exception as err:
         cause = _library_error(err)
         if cause is None:

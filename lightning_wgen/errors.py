@@ -17,6 +17,10 @@ class CorruptImageError(WGenError, OSError):
     """An image file that cannot be decoded."""
 
 
+class TrainingDivergedError(WGenError, FloatingPointError):
+    """A loss became infinite or NaN during training."""
+
+
 def first_line(err: BaseException) -> str:
     """The first non-empty line of another library's error, or its type's name."""
     lines = [line.strip() for line in str(err).splitlines() if line.strip()]

@@ -6,7 +6,7 @@ from helpers import CountingToyData, quiet_trainer
 from torch import nn
 
 from lightning_wgen import DRAGAN, FGAN, GAN, SNGAN, WGAN, WGANGP, WGANSN, CramerGAN, WGANDiv
-from lightning_wgen.errors import ConfigError
+from lightning_wgen.errors import ConfigError, TrainingDivergedError
 from lightning_wgen.losses import hinge_critic_loss, wasserstein_critic_loss
 from lightning_wgen.models import clip_parameters
 from lightning_wgen.nets import DCGANCritic, MLPCritic, MLPGenerator
@@ -114,3 +114,38 @@ def test_cramer_gan_needs_a_feature_critic():
     model = tiny(CramerGAN, max_generator_steps=1)
     with pytest.raises(ConfigError, match=r"feature outputs \(B, k\), got shape \(8,\)"):
         quiet_trainer().fit(model, CountingToyData())
+
+
+def test_a_diverging_run_stops_with_one_line():
+    critic = MLPCritic(hidden_features=16, num_hidden_layers=1)
+    with torch.no_grad():
+        critic.net[-1].bias.fill_(1000.0)  # f*(v) = exp(v - 1) overflows for the KL divergence
+    model = tiny(FGAN, critic, divergence="kl", max_generator_steps=3)
+    with pytest.raises(TrainingDivergedError) as info:
+        quiet_trainer().fit(model, CountingToyData())
+    message = str(info.value)
+    assert "\n" not in message
+    assert message.startswith("FGAN diverged at generator step 0: generator loss ")
+    assert "critic loss inf; lower the learning rate (the critic's is 0.0002)" in message
+
+
+@pytest.mark.parametrize("family", [WGAN, WGANDiv, WGANSN, SNGAN, DRAGAN, GAN, FGAN, CramerGAN])
+def test_checkpoint_round_trip_with_weights_only(family, tmp_path):
+    def build():
+        torch.manual_seed(0)
+        critic = MLPCritic(hidden_features=16, num_hidden_layers=1, out_features=4)
+        return tiny(family, critic if family is CramerGAN else None, max_generator_steps=2)
+
+    model = build()
+    trainer = quiet_trainer(default_root_dir=tmp_path)
+    trainer.fit(model, CountingToyData())
+    trainer.save_checkpoint(tmp_path / "last.ckpt")
+    checkpoint = torch.load(tmp_path / "last.ckpt", weights_only=True)
+    restored = build()
+    restored.load_state_dict(checkpoint["state_dict"])
+    restored.on_load_checkpoint(checkpoint)
+    assert restored.generator_steps == 2
+    torch.testing.assert_close(restored.sample(5, seed=1), model.sample(5, seed=1))
+    x = torch.randn(6, 2)
+    model.critic.eval(), restored.critic.eval()
+    torch.testing.assert_close(restored.critic(x), model.critic(x))

@@ -124,7 +124,7 @@ def test_gradient_penalty_rejects_mismatched_batches():
         gradient_penalty(linear_critic([1.0, 0.0]), torch.randn(4, 2), torch.randn(3, 2))
 
 
-# -- the classifier losses --------------------------------------------------------------------------
+# -- the classifier losses ---------------------------------------------------------------------
 
 
 def test_hinge_and_nonsaturating_losses_exact_values():

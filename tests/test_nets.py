@@ -96,3 +96,10 @@ def test_spectral_norm_gives_unit_largest_singular_value(critic, shape):
         critic(x)
     for layer in layers:
         assert largest_singular_value(layer) == pytest.approx(1.0, abs=1e-2)
+
+
+def test_mlp_shapes():
+    gen, critic = MLPGenerator(latent_dim=3, hidden_features=8), MLPCritic(hidden_features=8)
+    assert gen.latent_dim == 3
+    assert critic(gen(torch.randn(7, 3))).shape == (7,)
+    assert MLPCritic(hidden_features=8, out_features=5)(torch.randn(7, 2)).shape == (7, 5)

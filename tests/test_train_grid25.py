@@ -1,33 +1,72 @@
-"""WGAN-GP learns the 25-Gaussian grid on CPU (about a minute on 2 cores)."""
+"""Every adversarial family learns the 25-Gaussian grid from its toy config (VEEGAN/PacGAN modes).
 
-from functools import partial
+Each run is the family's ``configs/<family>/toy.yaml`` at its full budget of 2,000 generator steps:
+seed 0 of the three-seed table in docs/toy_benchmark.md. Mode counts still swing before that (a
+WGAN-LP run cut to 1,500 steps ended at 14 modes; its three full runs end at 25), so none is cut.
+"""
 
-import lightning as L
+from pathlib import Path
+
+import pytest
 import torch
 from helpers import quiet_trainer
 
-from lightning_wgen import WGANGP, ToyDataModule
 from lightning_wgen.callbacks import evaluate_toy
-from lightning_wgen.nets import MLPCritic, MLPGenerator
+from lightning_wgen.cli import build_from_config
+
+CONFIGS = Path(__file__).resolve().parents[1] / "configs"
+
+# name: (config, overrides, generator steps)
+GRID_RUNS = {
+    "wgan_gp": ("wgan_gp", [], 2000),
+    "wgan_lp": ("wgan_gp", ["--model.init_args.one_sided=true"], 2000),
+    "wgan_div": ("wgan_div", [], 2000),
+    "wgan_sn": ("wgan_sn", [], 2000),
+    "sngan": ("sngan", [], 2000),
+    "dragan": ("dragan", [], 2000),
+    "cramer_gan": ("cramer_gan", [], 2000),
+}
+
+# Families documented to cover fewer modes on this data set (docs/toy_benchmark.md, "Below 20
+# modes"): (config, overrides, generator steps, least modes, largest exact W1). The thresholds
+# still fail a run whose loss pushed the generator the wrong way (untrained: 1 mode, W1 3.8).
+FEWER_MODES = {
+    # Gulrajani et al. 2017 (Sec. 3.1, Fig. 1): a weight-clipped critic on this very data set
+    # learns an overly simple function.
+    "wgan": ("wgan", [], 2000, 12, 1.5),
+    # Mode dropping of the JS game: PacGAN (Lin et al. 2018), Table 1, GAN 17.3 of 25 modes.
+    # FGAN's default divergence, jensen_shannon, gives the same gradients as GAN.
+    "gan": ("gan", [], 2000, 15, 2.0),
+    "fgan": ("fgan", [], 2000, 15, 2.0),
+}
 
 
-def test_wgan_gp_learns_grid25():
-    L.seed_everything(0, verbose=False)
-    adam = partial(torch.optim.Adam, lr=1e-3, betas=(0.5, 0.9))
-    model = WGANGP(
-        MLPGenerator(latent_dim=2, hidden_features=256),
-        MLPCritic(hidden_features=256),
-        gp_weight=1.0,
-        generator_optimizer=adam,
-        critic_optimizer=adam,
-        max_generator_steps=1500,
+def train_on_grid(config: str, overrides: list[str], steps: int, root: Path):
+    model, data = build_from_config(
+        CONFIGS / config / "toy.yaml", *overrides, f"--model.init_args.max_generator_steps={steps}"
     )
-    data = ToyDataModule("grid25", batch_size=256)
     before, _, _ = evaluate_toy(model, data)
-    quiet_trainer().fit(model, data)
+    quiet_trainer(default_root_dir=root).fit(model, data)
     after, _, _ = evaluate_toy(model, data)
-    print(f"before: {before}\nafter: {after}")
-    assert before["modes"] < 20 and before["w1_exact"] > 0.8  # the untrained generator fails both
+    print(f"{config} {overrides}: before {before}\nafter {after}")
+    assert before["modes"] < 12 and before["w1_exact"] > 1.5  # the untrained generator fails
+    assert model.generator_steps == steps
+    return model, after
+
+
+@pytest.mark.parametrize("run", sorted(GRID_RUNS))
+def test_family_learns_grid25(run, tmp_path):
+    _, after = train_on_grid(*GRID_RUNS[run], tmp_path)
     assert after["modes"] >= 20
     assert after["w1_exact"] < 0.8
-    assert after["w1_critic"] > 0  # the critic separates real from generated
+
+
+@pytest.mark.parametrize("run", sorted(FEWER_MODES))
+def test_family_with_fewer_modes_still_learns_grid25(run, tmp_path):
+    config, overrides, steps, least_modes, largest_w1 = FEWER_MODES[run]
+    model, after = train_on_grid(config, overrides, steps, tmp_path)
+    assert after["modes"] >= least_modes
+    assert after["w1_exact"] < largest_w1
+    if run == "wgan":
+        weights = torch.cat([p.detach().flatten() for p in model.critic.parameters()])
+        assert weights.abs().max().item() <= model.clip_value

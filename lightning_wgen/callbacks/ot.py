@@ -63,8 +63,7 @@ class OTDiagnostics(Callback):
         return self._real
 
     def diagnose(self, trainer: L.Trainer, pl_module: L.LightningModule) -> dict[str, float]:
-        critic = getattr(pl_module, "critic", None)
-        if critic is None:
+        if getattr(pl_module, "critic", None) is None:
             raise ConfigError(
                 f"OTDiagnostics needs a module with a critic; {type(pl_module).__name__} has none."
             )
@@ -81,7 +80,7 @@ class OTDiagnostics(Callback):
                 return extractor(metric_images(x))[0]
 
         values, slopes = ot_diagnostics(
-            critic,
+            pl_module.critic_scores,
             real,
             fake,
             n_projections=self.n_projections,

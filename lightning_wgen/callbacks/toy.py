@@ -36,7 +36,7 @@ def evaluate_toy(
         was_training = critic.training
         critic.eval()
         with torch.no_grad():
-            scores = critic(torch.cat([real, fake]).to(pl_module.device)).float()
+            scores = pl_module.critic_scores(torch.cat([real, fake]).to(pl_module.device)).float()
         critic.train(was_training)
         metrics["w1_critic"] = float(
             wasserstein_estimate(scores[:num_samples], scores[num_samples:])

@@ -21,7 +21,7 @@ from torch import Tensor, nn
 from torch.optim import Optimizer
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
-from lightning_wgen.errors import ConfigError
+from lightning_wgen.errors import ConfigError, TrainingDivergedError
 from lightning_wgen.losses import (
     wasserstein_critic_loss,
     wasserstein_estimate,
@@ -76,11 +76,14 @@ def _hparams_ignore(*names: str) -> list[str]:
 class AdversarialModule(L.LightningModule):
     """Base for critic/generator families, with manual optimization.
 
-    A family implements :meth:`critic_objective` and :meth:`generator_objective` and states its
-    paper's defaults in the class attributes ``paper_n_critic``, ``paper_critic_warmup`` and
-    ``paper_optimizer``; everything else (the ``n_critic`` loop, warm-up, EMA, sampling, logging,
-    step counting) lives here. Families whose penalty is taken per sample set
-    ``per_sample_critic`` and refuse critics with batch norm.
+    A family overrides only what differs from the Wasserstein defaults: :meth:`critic_loss`,
+    :meth:`generator_loss`, :meth:`critic_penalty` (weighted by ``penalty_weight``),
+    :meth:`after_critic_step` or :meth:`prepare_critic` (Cramér GAN replaces the whole
+    :meth:`critic_objective` and :meth:`generator_objective`), and states its paper's defaults in
+    the class attributes ``paper_n_critic``, ``paper_critic_warmup`` and ``paper_optimizer``.
+    Everything else (the ``n_critic`` loop, warm-up, EMA, sampling, logging, step counting)
+    lives here. Families whose penalty is taken per sample set ``per_sample_critic`` and refuse
+    critics with batch norm.
 
     Args:
         generator: maps ``(B, generator.latent_dim)`` noise to data-space samples.
@@ -197,6 +200,10 @@ class AdversarialModule(L.LightningModule):
     def after_critic_step(self) -> None:
         """Hook run after every critic update (weight clipping goes here)."""
 
+    def critic_scores(self, x: Tensor) -> Tensor:
+        """The critic's score ``f(x)`` ``(B,)`` per sample, for diagnostics and validation."""
+        return self.critic(x)
+
     def prepare_critic(self, critic: nn.Module) -> nn.Module:
         """The critic network as the family trains it (spectral normalisation goes here)."""
         return critic
@@ -300,6 +307,7 @@ class AdversarialModule(L.LightningModule):
             opt_g.zero_grad(set_to_none=True)
             self.manual_backward(g_loss)
             opt_g.step()
+        self._check_finite({"generator": g_loss.detach(), "critic": logs.get("critic/loss")})
         if self.generator_ema is not None:
             self.generator_ema.update_parameters(self.generator)
         self.critic_steps_in_cycle = 0
@@ -312,12 +320,24 @@ class AdversarialModule(L.LightningModule):
         self.log_dict(shown, prog_bar=True, **kwargs)
         self._stop_when_done()
 
+    def _check_finite(self, losses: dict[str, Tensor | None]) -> None:
+        # One device sync per generator step; a NaN would otherwise train on silently.
+        losses = {name: loss for name, loss in losses.items() if loss is not None}
+        if bool(torch.isfinite(torch.stack(list(losses.values()))).all()):
+            return
+        values = ", ".join(f"{name} loss {loss.item()}" for name, loss in losses.items())
+        lr = self.optimizers()[1].optimizer.param_groups[0]["lr"]
+        raise TrainingDivergedError(
+            f"{type(self).__name__} diverged at generator step {self.generator_steps}: {values}; "
+            f"lower the learning rate (the critic's is {lr:g}) or resume from the last checkpoint."
+        )
+
     def validation_step(self, batch: Any, batch_idx: int) -> None:
         """The critic's W1 estimate between held-out real data and fresh samples (``val/``)."""
         real = batch[0] if isinstance(batch, (list, tuple)) else batch
         with torch.no_grad():
             fake = self.generator(self.noise(real.shape[0]))
-            estimate = wasserstein_estimate(self.critic(real), self.critic(fake))
+            estimate = wasserstein_estimate(self.critic_scores(real), self.critic_scores(fake))
         self.log("val/w_estimate", estimate, on_epoch=True, batch_size=real.shape[0])
 
     def _stop_when_done(self) -> None:

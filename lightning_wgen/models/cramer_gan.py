@@ -52,6 +52,12 @@ class CramerGAN(AdversarialModule):
     def _other_fake(self, n: int) -> Tensor:
         return self.generator(self.noise(n))
 
+    def critic_scores(self, x: Tensor) -> Tensor:
+        """``f(x)`` against a fresh generated reference batch (the critic of Algorithm 1)."""
+        with torch.no_grad():
+            h_other = self.features(self._other_fake(x.shape[0]))
+        return cramer_critic(self.features(x), h_other)
+
     def critic_objective(self, real: Tensor, fake: Tensor) -> tuple[Tensor, dict[str, Tensor]]:
         with torch.no_grad():
             other = self._other_fake(real.shape[0])
