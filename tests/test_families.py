@@ -101,7 +101,9 @@ def test_batch_norm_critic_is_allowed_without_a_per_sample_penalty(family):
     [
         (WGAN, {"clip_value": 0.0}, "clip_value must be > 0, got 0.0"),
         (WGANGP, {"gp_weight": -1.0}, "gp_weight must be >= 0, got -1.0"),
-        (WGANDiv, {"p": 0.5}, "WGANDiv needs k >= 0 and p >= 1, got k=2.0, p=0.5"),
+        (WGANDiv, {"p": 0.5}, "p must be >= 1, got 0.5; the paper uses 6"),
+        (WGANDiv, {"k": -2.0}, "k must be >= 0, got -2.0; the paper uses 2"),
+        (DRAGAN, {"gp_weight": -1.0}, "gp_weight must be >= 0, got -1.0; the paper uses 10"),
         (FGAN, {"divergence": "tv"}, "unknown f-divergence 'tv'; choose one of kl, reverse_kl"),
     ],
 )

@@ -163,6 +163,12 @@ class AdversarialModule(L.LightningModule):
 
     penalty_weight: float = 0.0
 
+    def set_penalty_weight(self, value: float, name: str, paper_value: float) -> None:
+        """Check and keep the family's penalty weight (its ``name`` in the signature)."""
+        if value < 0:
+            raise ConfigError(f"{name} must be >= 0, got {value}; the paper uses {paper_value:g}.")
+        self.penalty_weight = value
+
     def critic_loss(self, real_scores: Tensor, fake_scores: Tensor) -> Tensor:
         """The critic's loss on its scores of a real and a generated batch."""
         return wasserstein_critic_loss(real_scores, fake_scores)

@@ -35,10 +35,8 @@ class CramerGAN(AdversarialModule):
     def __init__(
         self, generator: nn.Module, critic: nn.Module, *, gp_weight: float = 10.0, **kwargs: Any
     ) -> None:
-        if gp_weight < 0:
-            raise ConfigError(f"gp_weight must be >= 0, got {gp_weight}; the paper uses 10.")
         super().__init__(generator, critic, **kwargs)
-        self.penalty_weight = gp_weight
+        self.set_penalty_weight(gp_weight, "gp_weight", 10.0)
 
     def features(self, x: Tensor) -> Tensor:
         h = self.critic(x)

@@ -7,7 +7,6 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from lightning_wgen.errors import ConfigError
 from lightning_wgen.losses import (
     dragan_penalty,
     nonsaturating_critic_loss,
@@ -49,10 +48,8 @@ class DRAGAN(GAN):
     def __init__(
         self, generator: nn.Module, critic: nn.Module, *, gp_weight: float = 10.0, **kwargs: Any
     ) -> None:
-        if gp_weight < 0:
-            raise ConfigError(f"gp_weight must be >= 0, got {gp_weight}; the paper uses 10.")
         super().__init__(generator, critic, **kwargs)
-        self.penalty_weight = gp_weight
+        self.set_penalty_weight(gp_weight, "gp_weight", 10.0)
 
     def critic_penalty(self, real: Tensor, fake: Tensor) -> Tensor:
         return dragan_penalty(self.critic, real)

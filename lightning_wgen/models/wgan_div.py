@@ -33,12 +33,10 @@ class WGANDiv(AdversarialModule):
         p: float = 6.0,
         **kwargs: Any,
     ) -> None:
-        if k < 0 or p < 1:
-            raise ConfigError(
-                f"WGANDiv needs k >= 0 and p >= 1, got k={k}, p={p}; the paper uses 2, 6."
-            )
+        if p < 1:
+            raise ConfigError(f"p must be >= 1, got {p}; the paper uses 6.")
         super().__init__(generator, critic, **kwargs)
-        self.penalty_weight = k
+        self.set_penalty_weight(k, "k", 2.0)
         self.p = p
 
     def critic_penalty(self, real: Tensor, fake: Tensor) -> Tensor:

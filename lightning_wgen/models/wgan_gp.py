@@ -6,7 +6,6 @@ from typing import Any
 
 from torch import Tensor, nn
 
-from lightning_wgen.errors import ConfigError
 from lightning_wgen.losses import gradient_penalty
 from lightning_wgen.models.adversarial import AdversarialModule
 
@@ -32,10 +31,8 @@ class WGANGP(AdversarialModule):
         one_sided: bool = False,
         **kwargs: Any,
     ) -> None:
-        if gp_weight < 0:
-            raise ConfigError(f"gp_weight must be >= 0, got {gp_weight}; the paper uses 10.")
         super().__init__(generator, critic, **kwargs)
-        self.penalty_weight = gp_weight
+        self.set_penalty_weight(gp_weight, "gp_weight", 10.0)
         self.one_sided = one_sided
 
     def critic_penalty(self, real: Tensor, fake: Tensor) -> Tensor:
