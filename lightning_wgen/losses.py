@@ -83,12 +83,21 @@ def random_interpolates(
     The sampling distribution of the WGAN-GP penalty (Gulrajani et al. 2017, Algorithm 1, l. 6-8).
     ``generator`` (a CPU ``torch.Generator``) makes the draw reproducible.
     """
-    alpha_shape = (real.shape[0],) + (1,) * (real.dim() - 1)
-    if generator is None:
-        alpha = torch.rand(alpha_shape, device=real.device, dtype=real.dtype)
-    else:
-        alpha = torch.rand(alpha_shape, generator=generator).to(real.device, real.dtype)
+    alpha = _uniform(_per_sample_shape(real), real, generator)
     return torch.lerp(fake.detach(), real.detach(), alpha)
+
+
+def _per_sample_shape(x: Tensor) -> tuple[int, ...]:
+    """``(B, 1, ..., 1)``: one value per sample, broadcast over the rest of ``x``."""
+    return (x.shape[0],) + (1,) * (x.dim() - 1)
+
+
+def _uniform(shape: tuple[int, ...], like: Tensor, generator: torch.Generator | None) -> Tensor:
+    """``U[0, 1)`` draws of ``shape`` on ``like``'s device and dtype; a CPU ``generator`` makes the
+    draw reproducible on any device."""
+    if generator is None:
+        return torch.rand(shape, device=like.device, dtype=like.dtype)
+    return torch.rand(shape, generator=generator).to(like.device, like.dtype)
 
 
 def critic_slopes(
@@ -133,14 +142,8 @@ def perturbed_interpolates(real: Tensor, generator: torch.Generator | None = Non
     (2017), which their Sec. 4 describes as noise around the data manifold.
     """
     real = real.detach()
-
-    def uniform(shape: tuple[int, ...]) -> Tensor:
-        if generator is None:
-            return torch.rand(shape, device=real.device, dtype=real.dtype)
-        return torch.rand(shape, generator=generator).to(real.device, real.dtype)
-
-    delta = 0.5 * real.std() * uniform(tuple(real.shape))
-    alpha = uniform((real.shape[0],) + (1,) * (real.dim() - 1))
+    delta = 0.5 * real.std() * _uniform(tuple(real.shape), real, generator)
+    alpha = _uniform(_per_sample_shape(real), real, generator)
     return real + alpha * delta
 
 
