@@ -10,14 +10,19 @@ from lightning_wgen.data import (
 )
 from lightning_wgen.errors import ConfigError, CorruptImageError, DatasetNotFoundError, WGenError
 from lightning_wgen.models import (
+    AAE,
     DRAGAN,
     FGAN,
     GAN,
     SNGAN,
+    VAE,
+    WAEGAN,
+    WAEMMD,
     WGAN,
     WGANGP,
     WGANSN,
     AdversarialModule,
+    AutoencoderModule,
     CramerGAN,
     WGANDiv,
 )
@@ -25,6 +30,11 @@ from lightning_wgen.models import (
 __version__ = "0.1.0"
 
 __all__ = [
+    "AAE",
+    "VAE",
+    "WAEGAN",
+    "WAEMMD",
+    "AutoencoderModule",
     "DRAGAN",
     "FGAN",
     "GAN",

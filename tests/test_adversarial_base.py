@@ -90,6 +90,42 @@ def test_generator_steps_survive_save_and_resume(tmp_path):
     assert trainer.global_step == 6 * 3
 
 
+class RecordLearningRates(Callback):
+    """The learning rate of every critic ('C') and generator ('G') optimizer step."""
+
+    def __init__(self):
+        self.rates = {"C": [], "G": []}
+
+    def on_before_optimizer_step(self, trainer, pl_module, optimizer):
+        is_critic = optimizer.param_groups[0]["params"][0] is next(pl_module.critic.parameters())
+        self.rates["C" if is_critic else "G"].append(optimizer.param_groups[0]["lr"])
+
+
+def test_linear_lr_decay_falls_to_zero_per_generator_step_and_resumes(tmp_path):
+    lr = 1e-4  # WGAN-GP's paper optimizer
+    full = [lr * (1 - step / 4) for step in range(4)]  # 1e-4, 7.5e-5, 5e-5, 2.5e-5
+    recorder = RecordLearningRates()
+    model = tiny_wgan_gp(n_critic=2, max_generator_steps=4, lr_decay="linear")
+    quiet_trainer(callbacks=[recorder]).fit(model, CountingToyData())
+    assert recorder.rates["G"] == pytest.approx(full)
+    assert recorder.rates["C"] == pytest.approx([r for r in full for _ in range(2)])
+    assert [opt.param_groups[0]["lr"] for opt in model.optimizers()] == [0.0, 0.0]
+
+    # Interrupted after two generator steps (3 optimizer steps each), the resumed run goes on
+    # from the saved schedule rather than restarting it.
+    ckpt = ModelCheckpoint(dirpath=tmp_path, save_last=True)
+    model = tiny_wgan_gp(n_critic=2, max_generator_steps=4, lr_decay="linear")
+    trainer = quiet_trainer(callbacks=[ckpt], enable_checkpointing=True, max_steps=6)
+    trainer.fit(model, CountingToyData())
+    assert model.generator_steps == 2
+    recorder = RecordLearningRates()
+    resumed = tiny_wgan_gp(n_critic=2, max_generator_steps=4, lr_decay="linear")
+    quiet_trainer(callbacks=[recorder]).fit(
+        resumed, CountingToyData(), ckpt_path=tmp_path / "last.ckpt"
+    )
+    assert recorder.rates["G"] == pytest.approx(full[2:])
+
+
 def test_checkpoint_from_python_loads_with_weights_only(tmp_path):
     model = tiny_wgan_gp(max_generator_steps=1, ema_decay=0.9)
     trainer = quiet_trainer()
@@ -137,6 +173,8 @@ def test_ema_follows_the_exponential_average():
         ({"gp_weight": -1.0}, "gp_weight must be >= 0, got -1.0"),
         ({"ema_decay": 1.5}, "ema_decay must be in"),
         ({"max_generator_steps": 0}, "max_generator_steps must be >= 1"),
+        ({"lr_decay": "cosine"}, "lr_decay must be one of .*'cosine'"),
+        ({"lr_decay": "linear"}, "decays to zero at max_generator_steps, which is not set"),
     ],
 )
 def test_bad_config_values_raise_one_clear_line(kwargs, message):

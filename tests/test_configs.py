@@ -11,12 +11,20 @@ from lightning_wgen.cli import build_from_config
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"
 FAMILIES = sorted(p.name for p in CONFIGS.iterdir() if p.is_dir())
 DATASETS = ("toy", "mnist", "fashion_mnist", "cifar10", "celeba")
+AUTOENCODERS = ("aae", "vae", "wae_gan", "wae_mmd")  # image data only
+RUNS = [
+    (family, dataset)
+    for family in FAMILIES
+    for dataset in DATASETS
+    if not (family in AUTOENCODERS and dataset == "toy")
+]
 
 
 def test_every_family_has_a_config_for_every_data_set():
-    assert len(FAMILIES) == 9
+    assert len(FAMILIES) == 13
     for family in FAMILIES:
-        assert sorted(p.stem for p in (CONFIGS / family).glob("*.yaml")) == sorted(DATASETS)
+        expected = [d for d in DATASETS if (family, d) in RUNS]
+        assert sorted(p.stem for p in (CONFIGS / family).glob("*.yaml")) == sorted(expected)
 
 
 @pytest.fixture(scope="module")
@@ -27,8 +35,7 @@ def data_dirs(mnist_dir, shared_data, tmp_path_factory):
     return {"mnist": mnist_dir, "fashion_mnist": mnist_dir, "cifar10": cifar, "celeba": celeba}
 
 
-@pytest.mark.parametrize("dataset", DATASETS)
-@pytest.mark.parametrize("family", FAMILIES)
+@pytest.mark.parametrize(("family", "dataset"), RUNS)
 def test_config_trains_on_real_data(family, dataset, data_dirs, tmp_path):
     overrides = []
     if dataset != "toy":
@@ -40,7 +47,8 @@ def test_config_trains_on_real_data(family, dataset, data_dirs, tmp_path):
         ]
         if dataset in ("cifar10", "celeba"):
             overrides.append("--data.init_args.verify=false")  # the subsets are not the archives
-            overrides.append("--model.init_args.n_critic=1")  # one step proves the shapes
+            if family not in AUTOENCODERS:
+                overrides.append("--model.init_args.n_critic=1")  # one step proves the shapes
         if family == "wgan":
             overrides.append("--model.init_args.critic_warmup=false")  # 100 critic steps first
     steps = 3 if dataset in ("toy", "mnist") else 1

@@ -3,13 +3,14 @@
 from lightning_wgen.callbacks.evaluation import ImageEvaluation
 from lightning_wgen.callbacks.ot import OTDiagnostics
 from lightning_wgen.callbacks.progress import GeneratorStepProgressBar
-from lightning_wgen.callbacks.samples import SampleGrid, TrainingCurves
+from lightning_wgen.callbacks.samples import ReconstructionGrid, SampleGrid, TrainingCurves
 from lightning_wgen.callbacks.toy import ToyEvaluation, evaluate_toy
 
 __all__ = [
     "GeneratorStepProgressBar",
     "ImageEvaluation",
     "OTDiagnostics",
+    "ReconstructionGrid",
     "SampleGrid",
     "ToyEvaluation",
     "TrainingCurves",

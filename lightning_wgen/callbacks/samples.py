@@ -1,4 +1,5 @@
-"""Pictures of a run: a fixed-noise sample grid during training, loss curves at the end."""
+"""Pictures of a run: fixed-noise samples and reconstructions during training, loss curves at
+the end."""
 
 from __future__ import annotations
 
@@ -52,12 +53,15 @@ class SampleGrid(Callback):
     picture goes to W&B or TensorBoard when attached, else to ``<log_dir>/samples/step_N.png``.
     """
 
+    key = "samples"
+
     def __init__(
         self, num_samples: int = 64, every_n_generator_steps: int = 500, seed: int = 1234
     ) -> None:
         if num_samples < 1 or every_n_generator_steps < 1:
             raise ConfigError(
-                "SampleGrid needs num_samples >= 1 and every_n_generator_steps >= 1, got "
+                f"{type(self).__name__} needs num_samples >= 1 and every_n_generator_steps >= 1, "
+                "got "
                 f"{num_samples} and {every_n_generator_steps}."
             )
         self.num_samples = num_samples
@@ -76,7 +80,7 @@ class SampleGrid(Callback):
     def _log(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         step = pl_module.generator_steps
         self._last_step = step
-        log_image(trainer, "samples", self.render(pl_module), step)
+        log_image(trainer, self.key, self.render(pl_module), step)
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
         step = pl_module.generator_steps
@@ -86,6 +90,44 @@ class SampleGrid(Callback):
     def on_train_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         if trainer.is_global_zero and pl_module.generator_steps != self._last_step:
             self._log(trainer, pl_module)
+
+
+class ReconstructionGrid(SampleGrid):
+    """For autoencoders: ``num_samples`` fixed images of the evaluation split (drawn with
+    ``seed``) in odd rows, their reconstructions ``G(E(x))`` below them, every
+    ``every_n_generator_steps`` and at the end; logged as ``reconstructions``.
+    """
+
+    key = "reconstructions"
+
+    def __init__(
+        self, num_samples: int = 32, every_n_generator_steps: int = 500, seed: int = 1234
+    ) -> None:
+        super().__init__(num_samples, every_n_generator_steps, seed)
+        self._images: torch.Tensor | None = None
+
+    def render(self, pl_module: L.LightningModule) -> np.ndarray:
+        if not hasattr(pl_module, "reconstruct"):
+            raise ConfigError(
+                f"ReconstructionGrid needs an autoencoder; {type(pl_module).__name__} has no "
+                "reconstruct(). Use SampleGrid for the other families."
+            )
+        if self._images is None:
+            datamodule = pl_module.trainer.datamodule
+            self._images = next(
+                datamodule.reference_images(
+                    self.num_samples, batch_size=self.num_samples, seed=self.seed
+                )
+            )
+        x = self._images.to(pl_module.device)
+        was_training = pl_module.training
+        pl_module.eval()
+        with torch.no_grad():
+            y = pl_module.reconstruct(x)
+        pl_module.train(was_training)
+        nrow = max(1, round(self.num_samples**0.5))
+        rows = [t for i in range(0, len(x), nrow) for t in (x[i : i + nrow], y[i : i + nrow])]
+        return sample_grid(torch.cat(rows).float().cpu(), nrow=nrow)
 
 
 class TrainingCurves(Callback):

@@ -122,6 +122,9 @@ class ImageDataModule(L.LightningDataModule):
         split_seed: int = 0,
     ) -> None:
         super().__init__()
+        # A Path in the saved hyperparameters would make checkpoints unloadable with
+        # torch.load(weights_only=True); the string is the same folder.
+        data_dir = str(data_dir)
         self.save_hyperparameters()
         if batch_size < 1:
             raise ConfigError(f"batch_size must be >= 1, got {batch_size}.")

@@ -1,5 +1,6 @@
 """Evaluation metrics as functions and metric objects."""
 
+from lightning_wgen.metrics.autoencoder import evaluate_autoencoder
 from lightning_wgen.metrics.features import (
     DomainFeatures,
     FeatureExtractor,
@@ -18,6 +19,7 @@ __all__ = [
     "FeatureExtractor",
     "ImageQuality",
     "InceptionFeatures",
+    "evaluate_autoencoder",
     "evaluate_images",
     "exact_w1",
     "feature_extractor",

@@ -12,23 +12,26 @@ compared against, and it is saved in and restored from checkpoints.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
-import lightning as L
 import torch
 from torch import Tensor, nn
 from torch.optim import Optimizer
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
-from lightning_wgen.errors import ConfigError, TrainingDivergedError
+from lightning_wgen.errors import ConfigError
 from lightning_wgen.losses import (
     wasserstein_critic_loss,
     wasserstein_estimate,
     wasserstein_generator_loss,
 )
-
-OptimizerFactory = Callable[[Iterable[nn.Parameter]], Optimizer]
+from lightning_wgen.models.base import (
+    GenerativeModule,
+    OptimizerFactory,
+    build_optimizer,
+    hparams_ignore,
+)
 
 WARMUP_CRITIC_STEPS = 100
 WARMUP_GENERATOR_STEPS = 25
@@ -58,22 +61,7 @@ def _reject_batch_norm(critic: nn.Module, family: str) -> None:
         )
 
 
-def _hparams_ignore(*names: str) -> list[str]:
-    """Arguments to leave out of ``save_hyperparameters``.
-
-    Under ``LightningCLI`` the saved hyperparameters are the parsed config (class paths and init
-    args), which rebuilds networks and optimizers on ``load_from_checkpoint`` without pickling
-    them; keep them there. Built from Python, they are live objects: leave them out so that the
-    checkpoint stays loadable with ``weights_only=True``.
-    """
-    try:
-        from lightning.pytorch.core.mixins.hparams_mixin import _given_hyperparameters
-    except ImportError:  # pragma: no cover - older or newer Lightning without the context
-        return list(names)
-    return [] if _given_hyperparameters.get() is not None else list(names)
-
-
-class AdversarialModule(L.LightningModule):
+class AdversarialModule(GenerativeModule):
     """Base for critic/generator families, with manual optimization.
 
     A family overrides only what differs from the Wasserstein defaults: :meth:`critic_loss`,
@@ -96,6 +84,7 @@ class AdversarialModule(L.LightningModule):
         ema_decay: if set, keep an exponential moving average of the generator's weights and
             sample from it.
         max_generator_steps: stop training after this many generator updates.
+        lr_decay: ``"constant"`` or ``"linear"`` (see :class:`GenerativeModule`).
     """
 
     paper_n_critic: int = 5
@@ -119,55 +108,41 @@ class AdversarialModule(L.LightningModule):
         critic_optimizer: OptimizerFactory | None = None,
         ema_decay: float | None = None,
         max_generator_steps: int | None = None,
+        lr_decay: str = "constant",
     ) -> None:
-        super().__init__()
+        super().__init__(max_generator_steps=max_generator_steps, lr_decay=lr_decay)
         n_critic = self.paper_n_critic if n_critic is None else n_critic
         critic_warmup = self.paper_critic_warmup if critic_warmup is None else critic_warmup
         if n_critic < 1:
             raise ConfigError(f"n_critic must be >= 1, got {n_critic}; use 5 as in WGAN/WGAN-GP.")
         if ema_decay is not None and not 0.0 < ema_decay < 1.0:
             raise ConfigError(f"ema_decay must be in (0, 1) or None, got {ema_decay}; try 0.999.")
-        if max_generator_steps is not None and max_generator_steps < 1:
-            raise ConfigError(
-                f"max_generator_steps must be >= 1 or None, got {max_generator_steps}."
-            )
         if not hasattr(generator, "latent_dim"):
             raise ConfigError(
                 f"generator {type(generator).__name__} has no `latent_dim` attribute; the module "
                 "needs it to draw noise. Set `self.latent_dim` in the generator's __init__."
             )
         self.save_hyperparameters(
-            ignore=_hparams_ignore("generator", "critic", "generator_optimizer", "critic_optimizer")
+            ignore=hparams_ignore("generator", "critic", "generator_optimizer", "critic_optimizer")
         )
         if self.per_sample_critic:
             _reject_batch_norm(critic, type(self).__name__)
-        self.automatic_optimization = False
         self.generator = generator
         self.critic = self.prepare_critic(critic)
         self.n_critic = n_critic
         self.critic_warmup = critic_warmup
         self.generator_optimizer = generator_optimizer
         self.critic_optimizer = critic_optimizer
-        self.max_generator_steps = max_generator_steps
         self.generator_ema = (
             AveragedModel(generator, multi_avg_fn=get_ema_multi_avg_fn(ema_decay), use_buffers=True)
             if ema_decay is not None
             else None
         )
-        self.generator_steps = 0
         self.critic_steps_in_cycle = 0
         self._batch_size = 0
 
     # -- what a family defines --------------------------------------------------------------------
     # The defaults are the Wasserstein losses, without penalty; a family overrides what differs.
-
-    penalty_weight: float = 0.0
-
-    def set_penalty_weight(self, value: float, name: str, paper_value: float) -> None:
-        """Check and keep the family's penalty weight (its ``name`` in the signature)."""
-        if value < 0:
-            raise ConfigError(f"{name} must be >= 0, got {value}; the paper uses {paper_value:g}.")
-        self.penalty_weight = value
 
     def critic_loss(self, real_scores: Tensor, fake_scores: Tensor) -> Tensor:
         """The critic's loss on its scores of a real and a generated batch."""
@@ -216,63 +191,23 @@ class AdversarialModule(L.LightningModule):
 
     # -- sampling ---------------------------------------------------------------------------------
 
-    @property
-    def latent_dim(self) -> int:
-        return int(self.generator.latent_dim)
-
-    def noise(self, n: int, *, generator: torch.Generator | None = None) -> Tensor:
-        """Standard normal noise ``(n, latent_dim)`` on the module's device."""
-        if generator is None:
-            return torch.randn(n, self.latent_dim, device=self.device)
-        return torch.randn(n, self.latent_dim, generator=generator).to(self.device)
-
-    @torch.no_grad()
-    def sample(
-        self, n: int, *, seed: int | None = None, ema: bool = True, batch_size: int = 1024
-    ) -> Tensor:
-        """``n`` samples in data space (points, or images in [-1, 1]) on the module's device.
-
-        The same ``seed`` gives the same samples on any device. Uses the EMA generator when there
-        is one and ``ema`` is true; the networks are put in eval mode for the call.
-        """
-        return torch.cat(list(self.sample_batches(n, seed=seed, ema=ema, batch_size=batch_size)))
-
-    def sample_batches(
-        self, n: int, *, seed: int | None = None, ema: bool = True, batch_size: int = 1024
-    ) -> Iterator[Tensor]:
-        """:meth:`sample` one batch of at most ``batch_size`` at a time, for evaluation."""
-        if n < 1:
-            raise ConfigError(f"sample: n must be >= 1, got {n}.")
-        rng = torch.Generator().manual_seed(seed) if seed is not None else None
-        net = (
-            self.generator_ema.module
-            if (ema and self.generator_ema is not None)
-            else self.generator
-        )
-        was_training = net.training
-        net.eval()
-        try:
-            for start in range(0, n, batch_size):
-                with torch.no_grad():
-                    yield net(self.noise(min(batch_size, n - start), generator=rng))
-        finally:
-            net.train(was_training)
+    def sampling_network(self, ema: bool) -> nn.Module:
+        if ema and self.generator_ema is not None:
+            return self.generator_ema.module
+        return self.generator
 
     def forward(self, z: Tensor) -> Tensor:
         return self.generator(z)
 
     # -- optimisation -----------------------------------------------------------------------------
 
-    def configure_optimizers(self) -> list[Optimizer]:
-        def build(factory: OptimizerFactory | None, net: nn.Module) -> Optimizer:
-            if factory is None:
-                optimizer_class, kwargs = self.paper_optimizer
-                return optimizer_class(net.parameters(), **kwargs)
-            return factory(net.parameters())
-
+    def optimizers_to_build(self) -> list[Optimizer]:
         return [
-            build(self.generator_optimizer, self.generator),
-            build(self.critic_optimizer, self.critic),
+            build_optimizer(factory, net.parameters(), self.paper_optimizer)
+            for factory, net in (
+                (self.generator_optimizer, self.generator),
+                (self.critic_optimizer, self.critic),
+            )
         ]
 
     def _next_real_batch(self, dataloader_iter: Iterator) -> Tensor:
@@ -313,30 +248,20 @@ class AdversarialModule(L.LightningModule):
             opt_g.zero_grad(set_to_none=True)
             self.manual_backward(g_loss)
             opt_g.step()
-        self._check_finite({"generator": g_loss.detach(), "critic": logs.get("critic/loss")})
         if self.generator_ema is not None:
             self.generator_ema.update_parameters(self.generator)
         self.critic_steps_in_cycle = 0
-        self.generator_steps += 1
 
         logs["gen/loss"] = g_loss.detach()
+        losses = {"generator": logs["gen/loss"], "critic": logs.get("critic/loss")}
         shown = {k: logs.pop(k) for k in self.progress_bar_keys if k in logs}
         kwargs = {"on_step": True, "on_epoch": False, "batch_size": self._batch_size}
         self.log_dict(logs, **kwargs)
         self.log_dict(shown, prog_bar=True, **kwargs)
-        self._stop_when_done()
+        self.finish_generator_step(losses)
 
-    def _check_finite(self, losses: dict[str, Tensor | None]) -> None:
-        # One device sync per generator step; a NaN would otherwise train on silently.
-        losses = {name: loss for name, loss in losses.items() if loss is not None}
-        if bool(torch.isfinite(torch.stack(list(losses.values()))).all()):
-            return
-        values = ", ".join(f"{name} loss {loss.item()}" for name, loss in losses.items())
-        lr = self.optimizers()[1].optimizer.param_groups[0]["lr"]
-        raise TrainingDivergedError(
-            f"{type(self).__name__} diverged at generator step {self.generator_steps}: {values}; "
-            f"lower the learning rate (the critic's is {lr:g}) or resume from the last checkpoint."
-        )
+    def divergence_hint(self) -> str:
+        return f"the critic's is {self.optimizers()[1].optimizer.param_groups[0]['lr']:g}"
 
     def validation_step(self, batch: Any, batch_idx: int) -> None:
         """The critic's W1 estimate between held-out real data and fresh samples (``val/``)."""
@@ -346,23 +271,12 @@ class AdversarialModule(L.LightningModule):
             estimate = wasserstein_estimate(self.critic_scores(real), self.critic_scores(fake))
         self.log("val/w_estimate", estimate, on_epoch=True, batch_size=real.shape[0])
 
-    def _stop_when_done(self) -> None:
-        limit = self.max_generator_steps
-        if limit is not None and self.generator_steps >= limit:
-            self.trainer.should_stop = True
-
     # -- checkpointing ----------------------------------------------------------------------------
 
-    def on_train_start(self) -> None:
-        self._stop_when_done()
-
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        checkpoint["wgen"] = {
-            "generator_steps": self.generator_steps,
-            "critic_steps_in_cycle": self.critic_steps_in_cycle,
-        }
+        super().on_save_checkpoint(checkpoint)
+        checkpoint["wgen"]["critic_steps_in_cycle"] = self.critic_steps_in_cycle
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        state = checkpoint.get("wgen", {})
-        self.generator_steps = int(state.get("generator_steps", 0))
-        self.critic_steps_in_cycle = int(state.get("critic_steps_in_cycle", 0))
+        super().on_load_checkpoint(checkpoint)
+        self.critic_steps_in_cycle = int(checkpoint.get("wgen", {}).get("critic_steps_in_cycle", 0))

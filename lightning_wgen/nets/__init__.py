@@ -1,5 +1,6 @@
 """Plain ``nn.Module`` networks: they know nothing of training."""
 
+from lightning_wgen.nets.autoencoder import ConvDecoder, ConvEncoder
 from lightning_wgen.nets.classifier import ConvClassifier
 from lightning_wgen.nets.dcgan import DCGANCritic, DCGANGenerator
 from lightning_wgen.nets.mlp import MLPCritic, MLPGenerator
@@ -7,6 +8,8 @@ from lightning_wgen.nets.resnet import ResNetCritic, ResNetGenerator
 from lightning_wgen.nets.spectral import spectral_normalized
 
 __all__ = [
+    "ConvDecoder",
+    "ConvEncoder",
     "ConvClassifier",
     "DCGANCritic",
     "DCGANGenerator",

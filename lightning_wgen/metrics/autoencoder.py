@@ -1,0 +1,46 @@
+"""How well an autoencoder reconstructs and how close its codes are to the prior."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+import torch
+from torch import Tensor
+
+from lightning_wgen.errors import ConfigError
+from lightning_wgen.losses import mmd_unbiased, reconstruction_cost
+
+
+@torch.no_grad()
+def evaluate_autoencoder(
+    model: Any, batches: Iterable[Any], *, mmd_codes: int = 2000, seed: int = 0
+) -> dict[str, float]:
+    """``reconstruction``: the mean of ``||x - G(E(x))||^2`` (summed over pixels) over every image
+    of ``batches`` (a DataLoader of images or ``(images, labels)``), with deterministic codes
+    ``E(x)`` (the posterior mean of a Gaussian encoder); ``latent_mmd``: the unbiased IMQ MMD
+    (:func:`~lightning_wgen.losses.mmd_unbiased`) between the first ``mmd_codes`` codes and as many
+    ``N(0, I)`` samples drawn with ``seed``. The model is evaluated in eval mode (batch norm with
+    running statistics) and put back as it was.
+    """
+    was_training = model.training
+    model.eval()
+    try:
+        total, count, codes = 0.0, 0, []
+        for batch in batches:
+            x = (batch[0] if isinstance(batch, (list, tuple)) else batch).to(model.device)
+            z = model.encode(x)
+            total += reconstruction_cost(model.decode(z), x).item() * x.shape[0]
+            count += x.shape[0]
+            codes.append(z.float().cpu())
+    finally:
+        model.train(was_training)
+    if count < 2:
+        raise ConfigError(f"evaluate_autoencoder needs at least 2 images, got {count}.")
+    codes_t: Tensor = torch.cat(codes)[:mmd_codes]
+    prior = torch.randn(codes_t.shape, generator=torch.Generator().manual_seed(seed))
+    return {
+        "reconstruction": total / count,
+        "latent_mmd": mmd_unbiased(codes_t.double(), prior.double()).item(),
+        "images": count,
+    }

@@ -1,0 +1,218 @@
+"""The shared autoencoder base: encode, decode, reconstruct, sample from the prior, and one
+training step that minimises a reconstruction cost plus a penalty on the codes.
+
+Every family minimises ``reconstruction_weight * E c(X, G(Z~)) + penalty_weight * D_Z(Q_Z, P_Z)``
+(Tolstikhin et al. 2018, "Wasserstein Auto-Encoders", Eq. 4) with ``c(x, y) = ||x - y||^2`` and
+the prior ``P_Z = N(0, I)``; they differ in the encoder (deterministic or Gaussian) and in
+``D_Z``: the KL of each posterior to the prior (VAE), an MMD (WAE-MMD) or a latent discriminator
+(AAE, WAE-GAN). One training step is one decoder update, counted as a generator step.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+from torch.optim import Optimizer
+
+from lightning_wgen.errors import ConfigError
+from lightning_wgen.losses import mmd_unbiased, reconstruction_cost
+from lightning_wgen.models.base import (
+    GenerativeModule,
+    OptimizerFactory,
+    build_optimizer,
+    hparams_ignore,
+)
+
+# The networks and optimizers are rebuilt from the config (LightningCLI), never pickled.
+NOT_HYPERPARAMETERS = (
+    "encoder",
+    "decoder",
+    "optimizer",
+    "discriminator",
+    "discriminator_optimizer",
+)
+
+
+def images_of(batch: Any) -> Tensor:
+    """The images of a batch; labelled data sets yield ``(images, labels)``."""
+    return batch[0] if isinstance(batch, (list, tuple)) else batch
+
+
+class AutoencoderModule(GenerativeModule):
+    """Base of the autoencoder families (manual optimisation).
+
+    A family sets ``gaussian_encoder`` (``True``/``False`` when it needs one kind of encoder,
+    ``None`` for either), its paper's ``paper_optimizer`` and ``paper_reconstruction_weight``,
+    calls :meth:`set_penalty_weight` with its own name for lambda, and defines
+    :meth:`latent_penalty`. Logged every step: ``ae/reconstruction`` (``E c``, unweighted),
+    ``ae/penalty`` (the family's ``D_Z``), ``ae/latent_mmd`` (the IMQ MMD between the batch's
+    codes and as many prior samples: one yardstick for every family) and ``ae/loss``.
+
+    Args:
+        encoder: images to codes ``(B, d)``, or ``(B, 2d)`` (mean, log-variance) when its
+            ``gaussian`` attribute is true.
+        decoder: codes ``(B, d)`` to images; needs a ``latent_dim`` attribute.
+        reconstruction_weight: the factor on ``c``; ``None``: the family's paper value.
+        optimizer: callable ``params -> Optimizer`` for encoder and decoder together; ``None``:
+            the family's paper optimizer.
+        max_generator_steps, lr_decay: see :class:`GenerativeModule`.
+    """
+
+    gaussian_encoder: bool | None = None
+    paper_optimizer: tuple[type[Optimizer], dict[str, Any]] = (
+        torch.optim.Adam,
+        {"lr": 1e-3, "betas": (0.5, 0.999)},
+    )
+    # Tolstikhin et al.'s code scales ||x - y||^2 by 0.05 (wae.py, cost "l2sq"); their lambdas
+    # are relative to that.
+    paper_reconstruction_weight: float = 0.05
+    progress_bar_keys: tuple[str, ...] = ("ae/reconstruction", "ae/latent_mmd")
+
+    def __init__(
+        self,
+        encoder: nn.Module,
+        decoder: nn.Module,
+        *,
+        reconstruction_weight: float | None = None,
+        optimizer: OptimizerFactory | None = None,
+        max_generator_steps: int | None = None,
+        lr_decay: str = "constant",
+    ) -> None:
+        super().__init__(max_generator_steps=max_generator_steps, lr_decay=lr_decay)
+        family = type(self).__name__
+        for name, net in (("encoder", encoder), ("decoder", decoder)):
+            if not hasattr(net, "latent_dim"):
+                raise ConfigError(
+                    f"{name} {type(net).__name__} has no `latent_dim` attribute; {family} needs "
+                    f"it to match the code sizes. Set `self.latent_dim` in its __init__."
+                )
+        if encoder.latent_dim != decoder.latent_dim:
+            raise ConfigError(
+                f"the encoder makes codes of size {encoder.latent_dim} but the decoder takes "
+                f"{decoder.latent_dim}; give both the same latent_dim."
+            )
+        gaussian = bool(getattr(encoder, "gaussian", False))
+        if self.gaussian_encoder is not None and gaussian != self.gaussian_encoder:
+            kind = "a Gaussian" if self.gaussian_encoder else "a deterministic"
+            raise ConfigError(
+                f"{family} needs {kind} encoder, got {type(encoder).__name__} with gaussian="
+                f"{gaussian}; set the encoder's `gaussian: {str(self.gaussian_encoder).lower()}`."
+            )
+        weight = (
+            self.paper_reconstruction_weight
+            if reconstruction_weight is None
+            else reconstruction_weight
+        )
+        if weight <= 0:
+            raise ConfigError(
+                f"reconstruction_weight must be > 0, got {weight}; the paper's code uses "
+                f"{self.paper_reconstruction_weight:g}."
+            )
+        self.save_hyperparameters(ignore=hparams_ignore(*NOT_HYPERPARAMETERS))
+        self.encoder = encoder
+        self.decoder = decoder
+        self.gaussian = gaussian
+        self.reconstruction_weight = weight
+        self.autoencoder_optimizer = optimizer
+
+    # -- what a family defines --------------------------------------------------------------------
+
+    def latent_penalty(self, codes: Tensor, posterior: tuple[Tensor, Tensor] | None) -> Tensor:
+        """``D_Z`` on a batch of codes (and the Gaussian posterior's mean and log-variance)."""
+        raise NotImplementedError
+
+    # -- the model --------------------------------------------------------------------------------
+
+    def posterior(self, x: Tensor) -> tuple[Tensor, Tensor | None]:
+        """The encoder's mean codes ``(B, d)`` and, for a Gaussian encoder, the log-variances."""
+        out = self.encoder(x)
+        if not self.gaussian:
+            return out, None
+        mean, logvar = out.chunk(2, dim=1)
+        return mean, logvar
+
+    def encode(self, x: Tensor) -> Tensor:
+        """Deterministic codes ``(B, d)``: the encoder's output, or its posterior mean."""
+        return self.posterior(x)[0]
+
+    def decode(self, z: Tensor) -> Tensor:
+        return self.decoder(z)
+
+    def reconstruct(self, x: Tensor) -> Tensor:
+        return self.decode(self.encode(x))
+
+    def forward(self, z: Tensor) -> Tensor:
+        return self.decoder(z)
+
+    def sampling_network(self, ema: bool) -> nn.Module:
+        return self.decoder
+
+    def codes_for_training(self, x: Tensor) -> tuple[Tensor, tuple[Tensor, Tensor] | None]:
+        """Codes ``z~ ~ Q(Z|x)``: the reparameterised sample ``mean + exp(logvar / 2) * eps``
+        for a Gaussian encoder (Kingma & Welling 2014, Sec. 2.4), the code itself otherwise."""
+        mean, logvar = self.posterior(x)
+        if logvar is None:
+            return mean, None
+        return mean + torch.randn_like(mean) * (0.5 * logvar).exp(), (mean, logvar)
+
+    # -- optimisation -----------------------------------------------------------------------------
+
+    def optimizers_to_build(self) -> list[Optimizer]:
+        params = [*self.encoder.parameters(), *self.decoder.parameters()]
+        return [build_optimizer(self.autoencoder_optimizer, params, self.paper_optimizer)]
+
+    def optimizer_list(self) -> list:
+        optimizers = self.optimizers()
+        return optimizers if isinstance(optimizers, list) else [optimizers]
+
+    def update_discriminator(self, codes: Tensor, logs: dict[str, Tensor]) -> None:
+        """Hook before the autoencoder's update, given the batch's (detached) codes."""
+
+    def autoencoder_update(self, x: Tensor, logs: dict[str, Tensor]) -> tuple[Tensor, Tensor]:
+        """One update of encoder and decoder on the family's objective (after the latent
+        discriminator's, for the families that have one); the codes and the loss."""
+        optimizer = self.optimizer_list()[0]
+        codes, posterior = self.codes_for_training(x)
+        self.update_discriminator(codes.detach(), logs)
+        reconstruction = reconstruction_cost(self.decoder(codes), x)
+        penalty = self.latent_penalty(codes, posterior)
+        loss = self.reconstruction_weight * reconstruction + self.penalty_weight * penalty
+        optimizer.zero_grad(set_to_none=True)
+        self.manual_backward(loss)
+        optimizer.step()
+        logs.update({"ae/reconstruction": reconstruction, "ae/penalty": penalty, "ae/loss": loss})
+        return codes.detach(), loss.detach()
+
+    def training_step(self, batch: Any, batch_idx: int) -> None:
+        x = images_of(batch)
+        logs: dict[str, Tensor] = {}
+        codes, loss = self.autoencoder_update(x, logs)
+        logs["ae/latent_mmd"] = self.latent_mmd(codes)
+        logs = {k: v.detach() for k, v in logs.items()}
+        shown = {k: logs.pop(k) for k in self.progress_bar_keys if k in logs}
+        kwargs = {"on_step": True, "on_epoch": False, "batch_size": x.shape[0]}
+        self.log_dict(logs, **kwargs)
+        self.log_dict(shown, prog_bar=True, **kwargs)
+        self.finish_generator_step({"autoencoder": loss, **self.other_losses(logs)})
+
+    def other_losses(self, logs: dict[str, Tensor]) -> dict[str, Tensor]:
+        """Further losses to check for divergence (the latent discriminator's)."""
+        return {}
+
+    @torch.no_grad()
+    def latent_mmd(self, codes: Tensor) -> Tensor:
+        """IMQ MMD between ``codes`` and as many prior samples: ``ae/latent_mmd``."""
+        return mmd_unbiased(codes, torch.randn_like(codes))
+
+    def validation_step(self, batch: Any, batch_idx: int) -> None:
+        """Reconstruction cost of held-out images and the MMD of their codes (``val/``)."""
+        x = images_of(batch)
+        with torch.no_grad():
+            codes = self.encode(x)
+            values = {
+                "val/reconstruction": reconstruction_cost(self.decoder(codes), x),
+                "val/latent_mmd": self.latent_mmd(codes),
+            }
+        self.log_dict(values, on_epoch=True, batch_size=x.shape[0])

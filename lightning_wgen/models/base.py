@@ -1,0 +1,199 @@
+"""What every generative family shares: counting generator steps, stopping, decaying the learning
+rates, sampling from the prior, refusing a non-finite loss, and the hyperparameters to save.
+
+A *generator step* is one update of the network that maps prior noise to data: the generator of
+an adversarial family, the decoder of an autoencoder. Training length, evaluation schedules and
+the progress bar all count it, whatever the number of optimizer steps around it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any
+
+import lightning as L
+import torch
+from torch import Tensor, nn
+from torch.optim import Optimizer
+from torch.optim.lr_scheduler import LambdaLR
+
+from lightning_wgen.errors import ConfigError, TrainingDivergedError
+
+OptimizerFactory = Callable[[Iterable[nn.Parameter]], Optimizer]
+LR_DECAYS = ("constant", "linear")
+
+
+def hparams_ignore(*names: str) -> list[str]:
+    """Arguments to leave out of ``save_hyperparameters``.
+
+    Under ``LightningCLI`` the saved hyperparameters are the parsed config (class paths and init
+    args), which rebuilds networks and optimizers on ``load_from_checkpoint`` without pickling
+    them; keep them there. Built from Python, they are live objects: leave them out so that the
+    checkpoint stays loadable with ``weights_only=True``.
+    """
+    try:
+        from lightning.pytorch.core.mixins.hparams_mixin import _given_hyperparameters
+    except ImportError:  # pragma: no cover - older or newer Lightning without the context
+        return list(names)
+    return [] if _given_hyperparameters.get() is not None else list(names)
+
+
+def build_optimizer(
+    factory: OptimizerFactory | None,
+    params: Iterable[nn.Parameter],
+    default: tuple[type[Optimizer], dict[str, Any]],
+) -> Optimizer:
+    """``factory(params)``, or the family's paper optimizer ``default`` when none is given."""
+    if factory is None:
+        optimizer_class, kwargs = default
+        return optimizer_class(params, **kwargs)
+    return factory(params)
+
+
+class GenerativeModule(L.LightningModule):
+    """Base of every family (manual optimisation). A subclass sets ``latent_dim``-carrying
+    networks, defines :meth:`sampling_network` and :meth:`optimizers_to_build`, and calls
+    :meth:`finish_generator_step` once per generator update.
+
+    Args:
+        max_generator_steps: stop training after this many generator updates.
+        lr_decay: ``"constant"``, or ``"linear"``: every learning rate falls linearly with the
+            generator step, to zero at ``max_generator_steps``, as in the released code of WGAN-GP
+            (Gulrajani et al. 2017, CIFAR-10 ResNet) and SNGAN (Miyato et al. 2018). It settles an
+            oscillating game, so that the last step is a fair reading of what was learned.
+    """
+
+    def __init__(
+        self, *, max_generator_steps: int | None = None, lr_decay: str = "constant"
+    ) -> None:
+        super().__init__()
+        if max_generator_steps is not None and max_generator_steps < 1:
+            raise ConfigError(
+                f"max_generator_steps must be >= 1 or None, got {max_generator_steps}."
+            )
+        if lr_decay not in LR_DECAYS:
+            raise ConfigError(f"lr_decay must be one of {LR_DECAYS}, got {lr_decay!r}.")
+        if lr_decay == "linear" and max_generator_steps is None:
+            raise ConfigError(
+                "lr_decay='linear' decays to zero at max_generator_steps, which is not set; "
+                "set max_generator_steps or use lr_decay='constant'."
+            )
+        self.automatic_optimization = False
+        self.max_generator_steps = max_generator_steps
+        self.lr_decay = lr_decay
+        self.generator_steps = 0
+
+    # -- what a family defines --------------------------------------------------------------------
+
+    penalty_weight: float = 0.0
+
+    def set_penalty_weight(self, value: float, name: str, paper_value: float) -> None:
+        """Check and keep the family's penalty weight (its ``name`` in the signature)."""
+        if value < 0:
+            raise ConfigError(f"{name} must be >= 0, got {value}; the paper uses {paper_value:g}.")
+        self.penalty_weight = value
+
+    def sampling_network(self, ema: bool) -> nn.Module:
+        """The network that maps prior noise ``(B, latent_dim)`` to data."""
+        raise NotImplementedError
+
+    def optimizers_to_build(self) -> list[Optimizer]:
+        """The family's optimizers, in the order ``self.optimizers()`` returns them."""
+        raise NotImplementedError
+
+    # -- sampling ---------------------------------------------------------------------------------
+
+    @property
+    def latent_dim(self) -> int:
+        return int(self.sampling_network(ema=False).latent_dim)
+
+    def noise(self, n: int, *, generator: torch.Generator | None = None) -> Tensor:
+        """Standard normal noise ``(n, latent_dim)`` on the module's device."""
+        if generator is None:
+            return torch.randn(n, self.latent_dim, device=self.device)
+        return torch.randn(n, self.latent_dim, generator=generator).to(self.device)
+
+    @torch.no_grad()
+    def sample(
+        self, n: int, *, seed: int | None = None, ema: bool = True, batch_size: int = 1024
+    ) -> Tensor:
+        """``n`` samples in data space (points, or images in [-1, 1]) on the module's device.
+
+        The same ``seed`` gives the same samples on any device. Uses the EMA generator when there
+        is one and ``ema`` is true; the networks are put in eval mode for the call.
+        """
+        return torch.cat(list(self.sample_batches(n, seed=seed, ema=ema, batch_size=batch_size)))
+
+    def sample_batches(
+        self, n: int, *, seed: int | None = None, ema: bool = True, batch_size: int = 1024
+    ) -> Iterator[Tensor]:
+        """:meth:`sample` one batch of at most ``batch_size`` at a time, for evaluation."""
+        if n < 1:
+            raise ConfigError(f"sample: n must be >= 1, got {n}.")
+        rng = torch.Generator().manual_seed(seed) if seed is not None else None
+        net = self.sampling_network(ema)
+        was_training = net.training
+        net.eval()
+        try:
+            for start in range(0, n, batch_size):
+                with torch.no_grad():
+                    yield net(self.noise(min(batch_size, n - start), generator=rng))
+        finally:
+            net.train(was_training)
+
+    # -- optimisation -----------------------------------------------------------------------------
+
+    def configure_optimizers(self) -> Any:
+        optimizers = self.optimizers_to_build()
+        if self.lr_decay == "constant":
+            return optimizers
+        # Stepped once per generator step in finish_generator_step (manual optimisation).
+        total = self.max_generator_steps
+
+        def linear(step: int) -> float:
+            return max(0.0, 1.0 - step / total)
+
+        return optimizers, [LambdaLR(opt, linear) for opt in optimizers]
+
+    def finish_generator_step(self, losses: dict[str, Tensor | None]) -> None:
+        """After a generator update: refuse a non-finite loss, step the learning-rate schedules,
+        count the step and stop at ``max_generator_steps``."""
+        self._check_finite(losses)
+        for scheduler in self.lr_schedulers() or []:
+            scheduler.step()
+        self.generator_steps += 1
+        self._stop_when_done()
+
+    def _check_finite(self, losses: dict[str, Tensor | None]) -> None:
+        # One device sync per generator step; a NaN would otherwise train on silently.
+        losses = {name: loss for name, loss in losses.items() if loss is not None}
+        if bool(torch.isfinite(torch.stack(list(losses.values()))).all()):
+            return
+        values = ", ".join(f"{name} loss {loss.item()}" for name, loss in losses.items())
+        raise TrainingDivergedError(
+            f"{type(self).__name__} diverged at generator step {self.generator_steps}: {values}; "
+            f"lower the learning rate ({self.divergence_hint()}) or resume from the last "
+            "checkpoint."
+        )
+
+    def divergence_hint(self) -> str:
+        optimizers = self.optimizers()
+        optimizers = optimizers if isinstance(optimizers, list) else [optimizers]
+        rates = [f"{opt.optimizer.param_groups[0]['lr']:g}" for opt in optimizers]
+        return f"now {', '.join(rates)}"
+
+    def _stop_when_done(self) -> None:
+        limit = self.max_generator_steps
+        if limit is not None and self.generator_steps >= limit:
+            self.trainer.should_stop = True
+
+    # -- checkpointing ----------------------------------------------------------------------------
+
+    def on_train_start(self) -> None:
+        self._stop_when_done()
+
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        checkpoint["wgen"] = {"generator_steps": self.generator_steps}
+
+    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        self.generator_steps = int(checkpoint.get("wgen", {}).get("generator_steps", 0))

@@ -1,0 +1,32 @@
+"""WAE-GAN (Tolstikhin et al. 2018, "Wasserstein Auto-Encoders", Algorithm 1)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from torch import nn
+
+from lightning_wgen.models.latent_adversarial import LatentAdversarialModule
+
+
+class WAEGAN(LatentAdversarialModule):
+    """Deterministic encoder and a latent discriminator (4 fully connected layers of 512 units
+    for MNIST, 1024 for CelebA in the paper). Each step first updates the discriminator on prior
+    samples against the batch's codes, then encoder and decoder on
+    ``reconstruction_weight * c(x, G(z~)) - adversarial_weight * log D(z~)``.
+    ``adversarial_weight`` is lambda (10 for MNIST in the paper).
+    """
+
+    gaussian_encoder = False
+
+    def __init__(
+        self,
+        encoder: nn.Module,
+        decoder: nn.Module,
+        discriminator: nn.Module,
+        *,
+        adversarial_weight: float = 10.0,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(encoder, decoder, discriminator, **kwargs)
+        self.set_penalty_weight(adversarial_weight, "adversarial_weight", 10.0)
