@@ -20,6 +20,8 @@ import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
+from common import bare_trainer, merge_records, rewrite_table, spread
+
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results" / "toy_grid.json"
 DOC = ROOT / "docs" / "toy_benchmark.md"
@@ -45,7 +47,6 @@ ROWS: dict[str, tuple[str, list[str]]] = {
 
 def run_one(row: str, seed: int) -> dict:
     """Train one row for one seed; the record of its metrics."""
-    import lightning as L
     import torch
 
     from lightning_wgen.callbacks import evaluate_toy
@@ -58,15 +59,7 @@ def run_one(row: str, seed: int) -> dict:
     model, data = build_from_config(
         path, *overrides, f"--seed_everything={seed}", f"--data.init_args.seed={seed}"
     )
-    trainer = L.Trainer(
-        accelerator="cpu",
-        devices=1,
-        max_epochs=-1,
-        logger=False,
-        enable_checkpointing=False,
-        enable_progress_bar=False,
-        enable_model_summary=False,
-    )
+    trainer = bare_trainer()
     start = time.perf_counter()
     record = {"row": row, "seed": seed, "family": type(model).__name__, "n_critic": model.n_critic}
     try:
@@ -82,14 +75,6 @@ def run_one(row: str, seed: int) -> dict:
         record.update(modes=0, high_quality=0.0, w1_exact=float("nan"), diverged=str(err))
     record.update(generator_steps=model.generator_steps, seconds=time.perf_counter() - start)
     return record
-
-
-def spread(values: list[float], fmt: str) -> str:
-    if not values:
-        return "-"
-    mean = statistics.fmean(values)
-    std = statistics.stdev(values) if len(values) > 1 else 0.0
-    return f"{mean:{fmt}} ± {std:{fmt}}"
 
 
 def table(records: list[dict]) -> str:
@@ -122,25 +107,13 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, default=2, help="worker processes (one thread each)")
     args = parser.parse_args()
 
-    old = json.loads(RESULTS.read_text()) if RESULTS.is_file() else []
     jobs = [(row, seed) for row in args.rows for seed in args.seeds]
     new = []
     with ProcessPoolExecutor(args.jobs) as pool:
         for record in pool.map(run_one, *zip(*jobs, strict=True)):
             print(json.dumps(record), flush=True)
             new.append(record)
-    done = {(r["row"], r["seed"]) for r in new}
-    records = [r for r in old if (r["row"], r["seed"]) not in done] + new
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(records, indent=1) + "\n")
-
-    text = table(records)
-    print(text)
-    if DOC.is_file() and BEGIN in DOC.read_text():
-        doc = DOC.read_text()
-        head, rest = doc.split(BEGIN, 1)
-        DOC.write_text(f"{head}{BEGIN}\n{text}\n{END}{rest.split(END, 1)[1]}")
-        print(f"rewrote the table in {DOC}")
+    rewrite_table(DOC, BEGIN, END, table(merge_records(RESULTS, new)))
 
 
 if __name__ == "__main__":

@@ -237,3 +237,19 @@ def test_reconstruction_grid_pairs_fixed_test_images_with_their_reconstructions(
             top, left = 2 + 30 * row, 2 + 30 * col
             expected = to_uint8(image[None])[0, 0]
             assert torch.equal(pixels[top : top + 28, left : left + 28, 0], expected)
+
+
+def test_aae_takes_a_gaussian_encoder_and_samples_its_codes(mnist, tmp_path):
+    encoder, decoder = small_nets(gaussian=True)
+    discriminator = MLPCritic(data_dim=8, hidden_features=32, num_hidden_layers=2)
+    model = AAE(encoder, decoder, discriminator, max_generator_steps=2)
+    quiet_trainer(default_root_dir=tmp_path).fit(model, mnist)
+    assert model.generator_steps == 2
+    x = next(mnist.reference_images(4, batch_size=4))
+    model.eval()
+    mean = model.encode(x)
+    assert mean.shape == (4, 8)
+    torch.manual_seed(0)
+    sampled, (posterior_mean, _) = model.codes_for_training(x)
+    torch.testing.assert_close(posterior_mean, mean)
+    assert not torch.allclose(sampled, mean)

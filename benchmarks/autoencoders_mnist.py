@@ -1,0 +1,129 @@
+"""The four autoencoder families on the real MNIST at one budget (docs/autoencoders.md).
+
+Each row trains ``configs/<family>/mnist.yaml`` with every network width divided by ``--shrink``
+(8: encoder 16-32-64-128, decoder 128-64-32, discriminator 4x64) for ``--steps`` decoder steps
+at batch 100, then measures on the 10,000 test images: the reconstruction cost
+``E ||x - G(E(x))||^2`` (pixels in [-1, 1], summed over the 784 pixels), the IMQ MMD between
+2,000 test codes and 2,000 prior samples, and FID/KID against the test set with the shipped
+``mnist`` extractor (10,000 samples, seed 0; docs/evaluation.md)::
+
+    python benchmarks/autoencoders_mnist.py --data_dir ../shared/data            # all, seed 0
+    python benchmarks/autoencoders_mnist.py --data_dir data --rows vae wae_mmd --steps 500
+
+Results go to ``benchmarks/results/autoencoders_mnist.json`` (merged with earlier runs by row and
+seed) and the table between the markers of ``docs/autoencoders.md`` is rewritten from them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import time
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+from common import bare_trainer, merge_records, rewrite_table, spread
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "benchmarks" / "results" / "autoencoders_mnist.json"
+DOC = ROOT / "docs" / "autoencoders.md"
+BEGIN, END = "<!-- autoencoders table begin -->", "<!-- autoencoders table end -->"
+ROWS = ("vae", "aae", "wae_mmd", "wae_gan")
+
+
+def shrunk(widths: list[int], shrink: int) -> str:
+    return "[" + ",".join(str(max(1, w // shrink)) for w in widths) + "]"
+
+
+def run_one(row: str, seed: int, steps: int, shrink: int, data_dir: str, threads: int) -> dict:
+    """Train one row for one seed; the record of its metrics."""
+    import torch
+
+    from lightning_wgen.cli import build_from_config
+    from lightning_wgen.metrics import (
+        ImageQuality,
+        evaluate_autoencoder,
+        evaluate_images,
+        feature_extractor,
+        real_features,
+    )
+
+    torch.set_num_threads(threads)
+    overrides = [
+        f"--data.init_args.data_dir={data_dir}",
+        "--data.init_args.download=false",
+        "--data.init_args.num_workers=0",
+        f"--seed_everything={seed}",
+        f"--data.init_args.seed={seed}",
+        f"--model.init_args.max_generator_steps={steps}",
+        f"--model.init_args.encoder.init_args.widths={shrunk([128, 256, 512, 1024], shrink)}",
+        f"--model.init_args.decoder.init_args.widths={shrunk([1024, 512, 256], shrink)}",
+    ]
+    if row in ("aae", "wae_gan"):
+        overrides.append(
+            f"--model.init_args.discriminator.init_args.hidden_features={512 // shrink}"
+        )
+    model, data = build_from_config(ROOT / "configs" / row / "mnist.yaml", *overrides)
+    trainer = bare_trainer()
+    start = time.perf_counter()
+    trainer.fit(model, data)
+    seconds = time.perf_counter() - start
+    test = data.reference_images(data.split_size("test"), batch_size=500)
+    record = {"row": row, "seed": seed, "family": type(model).__name__, "steps": steps}
+    record.update(shrink=shrink, parameters=sum(p.numel() for p in model.parameters()))
+    record.update(evaluate_autoencoder(model, test, mmd_codes=2000, seed=seed))
+    quality = ImageQuality(feature_extractor("mnist"), ("fid", "kid"))
+    quality.set_real_features(real_features(quality, data, num_images=10_000))
+    record.update(evaluate_images(model, quality, num_samples=10_000, seed=0))
+    record.update(seconds=seconds)
+    return record
+
+
+def table(records: list[dict]) -> str:
+    lines = [
+        "| family | seeds | steps | parameters | reconstruction | latent MMD | FID (mnist) | "
+        "KID (mnist) | s / run |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for row in ROWS:
+        runs = sorted((r for r in records if r["row"] == row), key=lambda r: r["seed"])
+        if not runs:
+            continue
+        lines.append(
+            f"| {runs[0]['family']} | {','.join(str(r['seed']) for r in runs)} | "
+            f"{runs[0]['steps']} | {runs[0]['parameters']:,} | "
+            f"{spread([r['reconstruction'] for r in runs], '.1f')} | "
+            f"{spread([r['latent_mmd'] for r in runs], '.4f')} | "
+            f"{spread([r['fid_mnist'] for r in runs], '.2f')} | "
+            f"{spread([r['kid_mnist'] for r in runs], '.4f')} | "
+            f"{statistics.fmean(r['seconds'] for r in runs):.0f} |"
+        )
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data_dir", default="data")
+    parser.add_argument("--rows", nargs="*", default=list(ROWS), choices=list(ROWS))
+    parser.add_argument("--seeds", nargs="*", type=int, default=[0])
+    parser.add_argument("--steps", type=int, default=3000)
+    parser.add_argument("--shrink", type=int, default=8)
+    parser.add_argument("--jobs", type=int, default=2, help="worker processes")
+    parser.add_argument("--threads", type=int, default=1, help="torch threads per worker")
+    args = parser.parse_args()
+
+    jobs = [(row, seed) for row in args.rows for seed in args.seeds]
+    fixed = (args.steps, args.shrink, str(Path(args.data_dir).resolve()), args.threads)
+    new = []
+    with ProcessPoolExecutor(args.jobs) as pool:
+        futures = [pool.submit(run_one, row, seed, *fixed) for row, seed in jobs]
+        for future in futures:
+            record = future.result()
+            print(json.dumps(record), flush=True)
+            new.append(record)
+    rewrite_table(DOC, BEGIN, END, table(merge_records(RESULTS, new)))
+
+
+if __name__ == "__main__":
+    main()
