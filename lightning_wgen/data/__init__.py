@@ -3,7 +3,7 @@
 from lightning_wgen.data.celeba import CelebADataModule
 from lightning_wgen.data.cifar import CIFAR10DataModule
 from lightning_wgen.data.folder import ImageFolderDataModule
-from lightning_wgen.data.images import ImageDataModule
+from lightning_wgen.data.images import ImageDataModule, images_of
 from lightning_wgen.data.mnist import FashionMNISTDataModule, MNISTDataModule
 from lightning_wgen.data.toy import TOY_DATASETS, ToyDataModule, sample_toy, toy_modes
 
@@ -16,6 +16,7 @@ __all__ = [
     "ImageFolderDataModule",
     "MNISTDataModule",
     "ToyDataModule",
+    "images_of",
     "sample_toy",
     "toy_modes",
 ]

@@ -24,6 +24,11 @@ from lightning_wgen.errors import ConfigError, CorruptImageError, DatasetNotFoun
 _DECODE_ERRORS = (OSError, SyntaxError, ValueError)
 
 
+def images_of(batch: Any) -> Tensor:
+    """The images of a batch: labelled data sets yield ``(images, labels)``, the others images."""
+    return batch[0] if isinstance(batch, (list, tuple)) else batch
+
+
 def default_num_workers() -> int:
     """Loader processes when none are given: the cores beyond two, at most 4.
 

@@ -8,6 +8,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from lightning_wgen.data.images import images_of
 from lightning_wgen.errors import ConfigError
 from lightning_wgen.losses import mmd_unbiased, reconstruction_cost
 
@@ -28,7 +29,7 @@ def evaluate_autoencoder(
     try:
         total, count, codes = 0.0, 0, []
         for batch in batches:
-            x = (batch[0] if isinstance(batch, (list, tuple)) else batch).to(model.device)
+            x = images_of(batch).to(model.device)
             z = model.encode(x)
             total += reconstruction_cost(model.decode(z), x).item() * x.shape[0]
             count += x.shape[0]

@@ -20,6 +20,7 @@ from torch import Tensor, nn
 from torch.optim import Optimizer
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
+from lightning_wgen.data.images import images_of
 from lightning_wgen.errors import ConfigError
 from lightning_wgen.losses import (
     wasserstein_critic_loss,
@@ -214,8 +215,7 @@ class AdversarialModule(GenerativeModule):
         batch, _, _ = next(dataloader_iter)
         batch = self.trainer.precision_plugin.convert_input(batch)
         batch = self.trainer.strategy.batch_to_device(batch)
-        # Labelled data sets yield (images, labels); the unconditional players use images only.
-        return batch[0] if isinstance(batch, (list, tuple)) else batch
+        return images_of(batch)  # the unconditional players use images only
 
     def training_step(self, dataloader_iter: Iterator) -> None:
         opt_g, opt_c = self.optimizers()
@@ -265,7 +265,7 @@ class AdversarialModule(GenerativeModule):
 
     def validation_step(self, batch: Any, batch_idx: int) -> None:
         """The critic's W1 estimate between held-out real data and fresh samples (``val/``)."""
-        real = batch[0] if isinstance(batch, (list, tuple)) else batch
+        real = images_of(batch)
         with torch.no_grad():
             fake = self.generator(self.noise(real.shape[0]))
             estimate = wasserstein_estimate(self.critic_scores(real), self.critic_scores(fake))

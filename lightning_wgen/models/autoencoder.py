@@ -16,6 +16,7 @@ import torch
 from torch import Tensor, nn
 from torch.optim import Optimizer
 
+from lightning_wgen.data.images import images_of
 from lightning_wgen.errors import ConfigError
 from lightning_wgen.losses import mmd_unbiased, reconstruction_cost
 from lightning_wgen.models.base import (
@@ -33,11 +34,6 @@ NOT_HYPERPARAMETERS = (
     "discriminator",
     "discriminator_optimizer",
 )
-
-
-def images_of(batch: Any) -> Tensor:
-    """The images of a batch; labelled data sets yield ``(images, labels)``."""
-    return batch[0] if isinstance(batch, (list, tuple)) else batch
 
 
 class AutoencoderModule(GenerativeModule):
