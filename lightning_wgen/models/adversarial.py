@@ -254,10 +254,7 @@ class AdversarialModule(GenerativeModule):
 
         logs["gen/loss"] = g_loss.detach()
         losses = {"generator": logs["gen/loss"], "critic": logs.get("critic/loss")}
-        shown = {k: logs.pop(k) for k in self.progress_bar_keys if k in logs}
-        kwargs = {"on_step": True, "on_epoch": False, "batch_size": self._batch_size}
-        self.log_dict(logs, **kwargs)
-        self.log_dict(shown, prog_bar=True, **kwargs)
+        self.log_step(logs, self._batch_size)
         self.finish_generator_step(losses)
 
     def divergence_hint(self) -> str:

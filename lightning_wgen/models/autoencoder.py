@@ -159,10 +159,6 @@ class AutoencoderModule(GenerativeModule):
         params = [*self.encoder.parameters(), *self.decoder.parameters()]
         return [build_optimizer(self.autoencoder_optimizer, params, self.paper_optimizer)]
 
-    def optimizer_list(self) -> list:
-        optimizers = self.optimizers()
-        return optimizers if isinstance(optimizers, list) else [optimizers]
-
     def update_discriminator(self, codes: Tensor, logs: dict[str, Tensor]) -> None:
         """Hook before the autoencoder's update, given the batch's (detached) codes."""
 
@@ -187,11 +183,9 @@ class AutoencoderModule(GenerativeModule):
         codes, loss = self.autoencoder_update(x, logs)
         logs["ae/latent_mmd"] = self.latent_mmd(codes)
         logs = {k: v.detach() for k, v in logs.items()}
-        shown = {k: logs.pop(k) for k in self.progress_bar_keys if k in logs}
-        kwargs = {"on_step": True, "on_epoch": False, "batch_size": x.shape[0]}
-        self.log_dict(logs, **kwargs)
-        self.log_dict(shown, prog_bar=True, **kwargs)
-        self.finish_generator_step({"autoencoder": loss, **self.other_losses(logs)})
+        losses = {"autoencoder": loss, **self.other_losses(logs)}
+        self.log_step(logs, x.shape[0])
+        self.finish_generator_step(losses)
 
     def other_losses(self, logs: dict[str, Tensor]) -> dict[str, Tensor]:
         """Further losses to check for divergence (the latent discriminator's)."""

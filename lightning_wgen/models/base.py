@@ -177,10 +177,22 @@ class GenerativeModule(L.LightningModule):
         )
 
     def divergence_hint(self) -> str:
-        optimizers = self.optimizers()
-        optimizers = optimizers if isinstance(optimizers, list) else [optimizers]
-        rates = [f"{opt.optimizer.param_groups[0]['lr']:g}" for opt in optimizers]
+        rates = [f"{opt.optimizer.param_groups[0]['lr']:g}" for opt in self.optimizer_list()]
         return f"now {', '.join(rates)}"
+
+    def optimizer_list(self) -> list:
+        """``self.optimizers()`` as a list, also when the family has a single optimizer."""
+        optimizers = self.optimizers()
+        return optimizers if isinstance(optimizers, list) else [optimizers]
+
+    progress_bar_keys: tuple[str, ...] = ()
+
+    def log_step(self, logs: dict[str, Tensor], batch_size: int) -> None:
+        """Log one generator step's values; ``progress_bar_keys`` also go to the progress bar."""
+        shown = {k: logs.pop(k) for k in self.progress_bar_keys if k in logs}
+        kwargs = {"on_step": True, "on_epoch": False, "batch_size": batch_size}
+        self.log_dict(logs, **kwargs)
+        self.log_dict(shown, prog_bar=True, **kwargs)
 
     def _stop_when_done(self) -> None:
         limit = self.max_generator_steps
