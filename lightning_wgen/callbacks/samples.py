@@ -122,9 +122,11 @@ class ReconstructionGrid(SampleGrid):
         x = self._images.to(pl_module.device)
         was_training = pl_module.training
         pl_module.eval()
-        with torch.no_grad():
-            y = pl_module.reconstruct(x)
-        pl_module.train(was_training)
+        try:
+            with torch.no_grad():
+                y = pl_module.reconstruct(x)
+        finally:
+            pl_module.train(was_training)
         nrow = max(1, round(self.num_samples**0.5))
         rows = [t for i in range(0, len(x), nrow) for t in (x[i : i + nrow], y[i : i + nrow])]
         return sample_grid(torch.cat(rows).float().cpu(), nrow=nrow)
