@@ -11,6 +11,7 @@ from lightning_wgen.data import (
 from lightning_wgen.errors import ConfigError, CorruptImageError, DatasetNotFoundError, WGenError
 from lightning_wgen.models import (
     AAE,
+    AEOT,
     DRAGAN,
     FGAN,
     GAN,
@@ -31,6 +32,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "AAE",
+    "AEOT",
     "VAE",
     "WAEGAN",
     "WAEMMD",

@@ -2,6 +2,7 @@
 
 from lightning_wgen.models.aae import AAE
 from lightning_wgen.models.adversarial import AdversarialModule, critic_steps_for
+from lightning_wgen.models.aeot import AEOT
 from lightning_wgen.models.autoencoder import AutoencoderModule
 from lightning_wgen.models.base import GenerativeModule
 from lightning_wgen.models.cramer_gan import CramerGAN
@@ -17,6 +18,7 @@ from lightning_wgen.models.wgan_gp import WGANGP
 
 __all__ = [
     "AAE",
+    "AEOT",
     "VAE",
     "WAEGAN",
     "WAEMMD",
