@@ -31,3 +31,13 @@ def mnist_dir(shared_data, tmp_path_factory) -> Path:
         shutil.copy(shared_data / "MNIST" / "raw" / name, raw / name)
     shutil.copytree(shared_data / "FashionMNIST" / "raw", root / "FashionMNIST" / "raw")
     return root
+
+
+@pytest.fixture(scope="module")
+def mnist(mnist_dir):
+    """The real MNIST as a set-up DataModule (batch 100, no workers)."""
+    from lightning_wgen import MNISTDataModule
+
+    data = MNISTDataModule(data_dir=mnist_dir, batch_size=100, num_workers=0, download=False)
+    data.setup("fit")
+    return data

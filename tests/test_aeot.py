@@ -7,7 +7,7 @@ import pytest
 import torch
 from helpers import quiet_trainer
 
-from lightning_wgen import AEOT, MNISTDataModule
+from lightning_wgen import AEOT
 from lightning_wgen.callbacks import FitOT
 from lightning_wgen.data.toy import TOY_STD, sample_toy, toy_modes
 from lightning_wgen.errors import ConfigError
@@ -166,13 +166,6 @@ def small_aeot(**kwargs) -> AEOT:
     return AEOT(
         ConvEncoder(8, widths=(16, 32, 64, 128)), ConvDecoder(8, widths=(128, 64, 32)), **kwargs
     )
-
-
-@pytest.fixture
-def mnist(mnist_dir):
-    data = MNISTDataModule(data_dir=mnist_dir, batch_size=100, num_workers=0, download=False)
-    data.setup("fit")
-    return data
 
 
 def test_aeot_fits_its_map_at_the_end_of_training_and_round_trips_it(mnist, tmp_path):

@@ -9,7 +9,7 @@ import torch
 from helpers import quiet_trainer
 from torch import nn
 
-from lightning_wgen import AAE, VAE, WAEGAN, WAEMMD, MNISTDataModule
+from lightning_wgen import AAE, VAE, WAEGAN, WAEMMD
 from lightning_wgen.callbacks import ReconstructionGrid
 from lightning_wgen.errors import ConfigError
 from lightning_wgen.losses import (
@@ -176,13 +176,6 @@ def test_bad_settings_raise_one_line(make, message):
 
 
 # -- training on the real MNIST -------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def mnist(mnist_dir):
-    data = MNISTDataModule(data_dir=mnist_dir, batch_size=100, num_workers=0, download=False)
-    data.setup("fit")
-    return data
 
 
 def test_wae_mmd_learns_to_reconstruct_mnist_and_matches_the_prior(mnist, tmp_path):

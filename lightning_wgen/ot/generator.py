@@ -21,6 +21,7 @@ from lightning_wgen.ot.semidiscrete import (
     DEFAULT_CHUNK,
     CubeSampler,
     SemiDiscreteResult,
+    assigned_points,
     cube_frame,
     power_cells,
     solve_semidiscrete_ot,
@@ -42,9 +43,7 @@ def cell_centroids(
     sums = torch.zeros(n, d, dtype=torch.float64, device=codes.device)
     counts = torch.zeros(n, dtype=torch.float64, device=codes.device)
     sampler = CubeSampler(d, "random", seed, codes.device)
-    for start in range(0, samples, batch):
-        x = sampler.draw(min(batch, samples - start)).to(codes.dtype)
-        index, _ = power_cells(x, codes, heights, chunk=chunk)
+    for x, index, _ in assigned_points(codes, heights, sampler, samples, batch, chunk):
         sums.index_add_(0, index, x.double())
         counts += torch.bincount(index, minlength=n)
     return (sums / counts[:, None]).to(codes.dtype), counts

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 import torch
@@ -99,15 +99,23 @@ class CubeSampler:
         return torch.rand(n, self.d, generator=self._rng, device=self.device)
 
 
+def assigned_points(
+    codes: Tensor, heights: Tensor, sampler: CubeSampler, samples: int, batch: int, chunk: int
+) -> Iterator[tuple[Tensor, Tensor, Tensor]]:
+    """``samples`` source points in batches of ``batch``: each batch with its
+    :func:`power_cells` indices and potential values."""
+    for start in range(0, samples, batch):
+        x = sampler.draw(min(batch, samples - start)).to(codes.dtype)
+        yield x, *power_cells(x, codes, heights, chunk=chunk)
+
+
 def _cell_counts(
     codes: Tensor, heights: Tensor, sampler: CubeSampler, samples: int, batch: int, chunk: int
 ) -> tuple[Tensor, float]:
     """Cell counts of ``samples`` source points and the mean of ``u_h`` over them."""
     counts = torch.zeros(len(codes), dtype=torch.float64, device=codes.device)
     potential = 0.0
-    for start in range(0, samples, batch):
-        x = sampler.draw(min(batch, samples - start)).to(codes.dtype)
-        index, value = power_cells(x, codes, heights, chunk=chunk)
+    for _, index, value in assigned_points(codes, heights, sampler, samples, batch, chunk):
         counts += torch.bincount(index, minlength=len(codes))
         potential += float(value.double().sum())
     return counts, potential / samples
