@@ -1,4 +1,5 @@
-"""The ``wgen`` command: Lightning's CLI over every model family and DataModule."""
+"""The ``wgen`` command: Lightning's CLI over every model family and DataModule, and
+``wgen fit-ot`` (:mod:`lightning_wgen.fit_ot`)."""
 
 from __future__ import annotations
 
@@ -68,8 +69,14 @@ def build_from_config(
 
 def main(args: list[str] | None = None) -> None:
     _quiet_known_warnings()
+    argv = sys.argv[1:] if args is None else args
     try:
-        _cli(args)
+        if argv[:1] == ["fit-ot"]:
+            from lightning_wgen.fit_ot import fit_ot_main
+
+            fit_ot_main(argv[1:])
+        else:
+            _cli(args)
     except Exception as err:
         cause = _library_error(err)
         if cause is None:

@@ -11,7 +11,7 @@ from lightning_wgen.cli import build_from_config
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"
 FAMILIES = sorted(p.name for p in CONFIGS.iterdir() if p.is_dir())
 DATASETS = ("toy", "mnist", "fashion_mnist", "cifar10", "celeba")
-AUTOENCODERS = ("aae", "vae", "wae_gan", "wae_mmd")  # image data only
+AUTOENCODERS = ("aae", "aeot", "vae", "wae_gan", "wae_mmd")  # image data only
 RUNS = [
     (family, dataset)
     for family in FAMILIES
@@ -21,7 +21,7 @@ RUNS = [
 
 
 def test_every_family_has_a_config_for_every_data_set():
-    assert len(FAMILIES) == 13
+    assert len(FAMILIES) == 14
     for family in FAMILIES:
         expected = [d for d in DATASETS if (family, d) in RUNS]
         assert sorted(p.stem for p in (CONFIGS / family).glob("*.yaml")) == sorted(expected)
@@ -59,6 +59,8 @@ def test_config_trains_on_real_data(family, dataset, data_dirs, tmp_path):
     )
     quiet_trainer(default_root_dir=tmp_path).fit(model, data)
     assert model.generator_steps == steps
+    if family == "aeot":  # what the config's FitOT does at the end of a `wgen fit`
+        model.fit_ot(data.train_dataloader(), max_codes=40, target_error=0.5)
     samples = model.sample(4, seed=0)
     if dataset == "toy":
         assert samples.shape == (4, 2)

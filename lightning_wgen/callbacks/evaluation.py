@@ -115,11 +115,14 @@ class ImageEvaluation(Callback):
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
         every, step = self.every_n_generator_steps, pl_module.generator_steps
+        if not getattr(pl_module, "can_sample", True):
+            return
         if every and step % every == 0 and step != self._last_step and trainer.is_global_zero:
             self.evaluate(trainer, pl_module)
 
     def on_validation_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        if trainer.sanity_checking or not trainer.is_global_zero:
+        ready = getattr(pl_module, "can_sample", True)
+        if trainer.sanity_checking or not trainer.is_global_zero or not ready:
             return
         if pl_module.generator_steps != self._last_step:
             self.evaluate(trainer, pl_module)

@@ -84,7 +84,8 @@ class SampleGrid(Callback):
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
         step = pl_module.generator_steps
-        if step % self.every_n_generator_steps == 0 and trainer.is_global_zero:
+        ready = getattr(pl_module, "can_sample", True)
+        if step % self.every_n_generator_steps == 0 and trainer.is_global_zero and ready:
             self._log(trainer, pl_module)
 
     def on_train_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:

@@ -43,6 +43,10 @@ class AEOT(AutoencoderModule):
         super().__init__(encoder, decoder, **kwargs)
         self.ot_map = SemiDiscreteMap(angle_threshold)
 
+    @property
+    def can_sample(self) -> bool:
+        return self.ot_map.fitted
+
     def latent_penalty(self, codes: Tensor, posterior: tuple[Tensor, Tensor] | None) -> Tensor:
         return codes.new_zeros(())
 

@@ -107,6 +107,12 @@ class GenerativeModule(L.LightningModule):
     def latent_dim(self) -> int:
         return int(self.sampling_network(ema=False).latent_dim)
 
+    @property
+    def can_sample(self) -> bool:
+        """False while :meth:`sample` cannot work yet (AEOT before its map is fitted); the
+        periodic sampling callbacks skip those steps."""
+        return True
+
     def noise(self, n: int, *, generator: torch.Generator | None = None) -> Tensor:
         """Standard normal noise ``(n, latent_dim)`` on the module's device."""
         if generator is None:

@@ -17,15 +17,14 @@ import torch
 from torch import Tensor, nn
 
 from lightning_wgen.errors import ConfigError
-from lightning_wgen.ot.semidiscrete import (
+from lightning_wgen.ot.cells import (
     DEFAULT_CHUNK,
     CubeSampler,
-    SemiDiscreteResult,
     assigned_points,
     cube_frame,
     power_cells,
-    solve_semidiscrete_ot,
 )
+from lightning_wgen.ot.semidiscrete import SemiDiscreteResult, solve_semidiscrete_ot
 
 
 def cell_centroids(

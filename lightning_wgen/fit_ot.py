@@ -1,0 +1,104 @@
+"""``wgen fit-ot``: fit AE-OT's optimal-transport map for a trained autoencoder checkpoint.
+
+The checkpoint of a ``wgen fit`` run holds the model's and the DataModule's configs; both are
+rebuilt from it (without unpickling code), the training set is encoded, the map is fitted and
+the model, map included, is written to a new file. The input is never overwritten.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+from pathlib import Path
+
+import torch
+from lightning.pytorch import LightningDataModule
+
+from lightning_wgen.errors import ConfigError
+from lightning_wgen.ot import SOLVERS
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="wgen fit-ot",
+        description="Fit the semi-discrete OT map of an AEOT checkpoint on its training set.",
+    )
+    p.add_argument("--ckpt", required=True, help="an AEOT checkpoint written by `wgen fit`")
+    p.add_argument("--out", help="where to write the fitted model (default: <ckpt>-ot.ckpt)")
+    p.add_argument("--max_codes", type=int, help="encode at most this many training images")
+    p.add_argument("--data_dir", help="where the training data is, if not where it was")
+    p.add_argument("--solver", choices=SOLVERS, default="newton")
+    p.add_argument("--target_error", type=float, default=0.05)
+    p.add_argument("--max_steps", type=int, default=5000)
+    p.add_argument("--max_seconds", type=float)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--device", default="cpu", help="where to solve, e.g. cuda")
+    return p
+
+
+def output_path(ckpt: Path, out: str | None) -> Path:
+    path = Path(out) if out else ckpt.with_name(f"{ckpt.stem}-ot.ckpt")
+    if path.exists():
+        raise ConfigError(
+            f"fit-ot does not overwrite files: {path} exists; pass another --out or move it."
+        )
+    return path
+
+
+def fit_ot_main(argv: list[str]) -> Path:
+    """Run ``wgen fit-ot`` with ``argv`` (the arguments after ``fit-ot``); the written path."""
+    import lightning_wgen.data  # noqa: F401  (the DataModule classes the checkpoint may name)
+    from lightning_wgen.models import AEOT
+
+    args = parser().parse_args(argv)
+    ckpt = Path(args.ckpt)
+    if not ckpt.is_file():
+        raise ConfigError(f"--ckpt {ckpt} is not a file; pass a checkpoint of `wgen fit`.")
+    out = output_path(ckpt, args.out)
+    try:
+        checkpoint = torch.load(ckpt, map_location="cpu", weights_only=True)
+    except Exception as err:
+        raise ConfigError(
+            f"--ckpt {ckpt} is not a loadable checkpoint ({type(err).__name__}); pass a "
+            "checkpoint of `wgen fit`."
+        ) from None
+    saved = checkpoint.get("hyper_parameters", {}).get("_class_path", "")
+    if not saved.endswith(".AEOT"):
+        raise ConfigError(
+            f"fit-ot needs an AEOT checkpoint, {ckpt} holds {saved or 'no saved config'}; "
+            "train one with configs/aeot/*.yaml."
+        )
+    if "datamodule_hyper_parameters" not in checkpoint:
+        raise ConfigError(f"{ckpt} saved no DataModule config; fit it with `wgen fit --config`.")
+    model = AEOT.load_from_checkpoint(ckpt, map_location="cpu", weights_only=True)
+    overrides = {"data_dir": args.data_dir, "download": False} if args.data_dir else {}
+    data = LightningDataModule.load_from_checkpoint(ckpt, weights_only=True, **overrides)
+    data.prepare_data()
+    data.setup("fit")
+    model.to(args.device)
+    result = model.fit_ot(
+        data.train_dataloader(),
+        max_codes=args.max_codes,
+        solver=args.solver,
+        target_error=args.target_error,
+        max_steps=args.max_steps,
+        max_seconds=args.max_seconds,
+        seed=args.seed,
+    )
+    checkpoint["state_dict"] = {k: v.cpu() for k, v in model.state_dict().items()}
+    checkpoint.setdefault("wgen", {})["ot"] = {
+        "codes": len(model.ot_map.codes),
+        "steps": result.steps,
+        "seconds": result.seconds,
+        "estimated_error": result.estimated_error,
+        "source": str(ckpt),
+    }
+    partial = out.with_name(out.name + ".partial")
+    torch.save(checkpoint, partial)
+    os.replace(partial, out)  # a whole file or none, never half of one
+    print(
+        f"wgen fit-ot: {len(model.ot_map.codes)} codes, {result.steps} steps, "
+        f"{result.seconds:.0f} s, estimated cell-mass error {result.estimated_error:.3f}; "
+        f"wrote {out}"
+    )
+    return out
