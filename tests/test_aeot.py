@@ -9,7 +9,7 @@ import torch
 from helpers import quiet_trainer
 
 from lightning_wgen import AEOT
-from lightning_wgen.callbacks import FitOT
+from lightning_wgen.callbacks import FitOT, SampleGrid
 from lightning_wgen.cli import main as wgen
 from lightning_wgen.data.toy import TOY_STD, sample_toy, toy_modes
 from lightning_wgen.errors import ConfigError
@@ -210,8 +210,10 @@ def test_aeot_fits_its_map_at_the_end_of_training_and_round_trips_it(mnist, tmp_
     with pytest.raises(ConfigError, match="not fitted"):
         model.sample(2)
     fit_ot = FitOT(max_codes=300, solver={"max_steps": 30})
-    quiet_trainer(default_root_dir=tmp_path, callbacks=[fit_ot]).fit(model, mnist)
+    grid = SampleGrid(num_samples=4, every_n_generator_steps=1)  # waits for the map
+    quiet_trainer(default_root_dir=tmp_path, callbacks=[fit_ot, grid]).fit(model, mnist)
     assert fit_ot.path.exists() and model.ot_map.codes.shape == (300, 8)
+    assert [p.name for p in tmp_path.rglob("step_*.png")] == ["step_000005.png"]  # the end only
     samples = model.sample(6, seed=0)
     assert samples.shape == (6, 1, 28, 28) and samples.abs().max() <= 1
     state = torch.load(fit_ot.path, weights_only=True)

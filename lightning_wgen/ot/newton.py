@@ -123,7 +123,7 @@ def newton_heights(
     max_steps: int,
     deadline: float | None = None,
     facet_quantile: float = 0.05,
-    min_step: float = 1.0 / 64,
+    min_step: float = 1.0 / 1024,
     batch: int = 1 << 16,
     chunk: int = DEFAULT_CHUNK,
     callback: Callable[[int, Tensor], None] | None = None,

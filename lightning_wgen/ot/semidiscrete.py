@@ -64,6 +64,7 @@ def solve_semidiscrete_ot(
     stall_steps: int = 10,
     sampler: str = "random",
     newton_from: float = 1.0,
+    warmup_steps: int = 300,
     facet_quantile: float = 0.05,
     batch: int = 1 << 16,
     chunk: int = DEFAULT_CHUNK,
@@ -91,11 +92,13 @@ def solve_semidiscrete_ot(
     point count doubled in between; after ``max_steps``; or after ``max_seconds``. ``samples``
     defaults to ``16 n``.
 
-    ``solver="newton"`` (the default: faster to every accuracy we measured, see docs/aeot.md)
-    runs those Adam steps until the error is below ``newton_from``, then damped Newton steps
-    with a Monte Carlo Hessian (:func:`lightning_wgen.ot.newton.newton_heights`), each checked
-    on fresh points, until the error beyond noise is below ``target_error`` (at most
-    ``max_steps`` of each kind).
+    ``solver="newton"`` (the default: faster than both others where we measured, see
+    docs/aeot.md) takes damped Newton steps with a Monte Carlo Hessian
+    (:func:`lightning_wgen.ot.newton.newton_heights`), each checked on fresh points, from the
+    Voronoi start until the error beyond noise is below ``target_error``. Where no Newton step
+    helps from there (1,000 codes in d = 8 do that), it restarts: those Adam steps until the
+    error is below ``newton_from`` (at most ``warmup_steps``; on some codes Adam stalls above
+    it), then Newton again. At most ``max_steps`` steps of each kind.
 
     ``solver="pot"`` calls POT's :func:`ot.semidiscrete.solve_semidiscrete` (averaged SGD with a
     decreasing entropic regularisation; Genans et al., NeurIPS 2025) with the cost
@@ -119,40 +122,60 @@ def solve_semidiscrete_ot(
         lr = lr_scale * nearest_code_distance(codes) / n ** (1.0 / d)
     else:
         lr = torch.full((n,), float(lr), dtype=codes.dtype, device=codes.device)
-    samples = samples or 16 * n
+    adam_samples = samples or 16 * n
     source = CubeSampler(d, sampler, seed, codes.device)
     history: list[dict[str, float]] = []
     common = {"batch": batch, "chunk": chunk, "callback": callback, "history": history}
     polish = solver == "newton" and n > 1 and target_error < newton_from
-    heights, steps, samples, error = _adam_heights(
+    newton_options = {
+        "target_error": target_error,
+        "max_samples": max_samples,
+        "max_steps": max_steps,
+        "deadline": deadline,
+        "facet_quantile": facet_quantile,
+        **common,
+    }
+    if polish:
+        # Newton straight from the Voronoi start (every cell occupied, as KMT need) often
+        # solves small problems; where no step helps, Adam moves the heights closer first.
+        heights, steps, samples, error = newton_heights(
+            codes, voronoi_heights(codes), source, min_samples=256 * n, **newton_options
+        )
+        if beyond_noise(error, n, samples, "random") < target_error:
+            return _result(heights, steps, samples, start, error, history)
+    heights, adam_steps, samples, error = _adam_heights(
         codes,
         voronoi_heights(codes),
         source,
         target_error=newton_from if polish else target_error,
         lr=lr,
         lr_stall_factor=lr_stall_factor,
-        samples=samples,
+        samples=adam_samples,
         max_samples=max_samples,
         stall_steps=stall_steps,
-        max_steps=max_steps,
+        max_steps=min(max_steps, warmup_steps) if polish else max_steps,
         deadline=deadline,
         **common,
     )
-    # Newton needs every cell occupied (KMT): only from an error below newton_from.
-    if polish and beyond_noise(error, n, samples, source.kind) < newton_from:
+    steps = adam_steps + (steps if polish else 0)
+    # From Adam's heights even when Adam stalled above newton_from: a Newton step that does not
+    # help is never taken, so the worst case is Adam's heights.
+    if polish:
         heights, newton_steps, samples, error = newton_heights(
-            codes,
-            heights,
-            source,
-            target_error=target_error,
-            min_samples=samples,
-            max_samples=max_samples,
-            max_steps=max_steps,
-            deadline=deadline,
-            facet_quantile=facet_quantile,
-            **common,
+            codes, heights, source, min_samples=samples, **newton_options
         )
         steps += newton_steps
+    return _result(heights, steps, samples, start, error, history)
+
+
+def _result(
+    heights: Tensor,
+    steps: int,
+    samples: int,
+    start: float,
+    error: float,
+    history: list[dict[str, float]],
+) -> SemiDiscreteResult:
     return SemiDiscreteResult(
         heights=heights - heights.mean(),
         steps=steps,
