@@ -93,6 +93,8 @@ def newton_direction(
     p = z.clone()
     rz = r @ z
     target = tol * float(residual.norm())
+    if target == 0:
+        return torch.zeros_like(residual)
     for _ in range(10 * len(residual)):
         product = diagonal * p - facets @ p
         alpha = rz / (p @ product)
@@ -134,7 +136,7 @@ def newton_heights(
     estimated error. Every step is checked on fresh points and halved until it shrinks the
     residual ``|w - 1/n|`` (within a noise allowance) and keeps every cell at least half of
     ``min(min_i w_i, 1/n)`` (KMT's damping); below ``min_step`` it stops where it is. The point
-    count grows so that its noise floor stays a third of the error still to remove."""
+    count grows so that its noise floor stays a ninth of the error still to remove."""
     n = codes.shape[0]
     history = history if history is not None else []
     options = {"facet_quantile": facet_quantile, "batch": batch, "chunk": chunk}
