@@ -8,6 +8,7 @@ the model, map included, is written to a new file. The input is never overwritte
 from __future__ import annotations
 
 import argparse
+import io
 import os
 from pathlib import Path
 
@@ -55,8 +56,9 @@ def fit_ot_main(argv: list[str]) -> Path:
     if not ckpt.is_file():
         raise ConfigError(f"--ckpt {ckpt} is not a file; pass a checkpoint of `wgen fit`.")
     out = output_path(ckpt, args.out)
+    raw = ckpt.read_bytes()  # read once: the model and the DataModule load from these bytes
     try:
-        checkpoint = torch.load(ckpt, map_location="cpu", weights_only=True)
+        checkpoint = torch.load(io.BytesIO(raw), map_location="cpu", weights_only=True)
     except Exception as err:
         raise ConfigError(
             f"--ckpt {ckpt} is not a loadable checkpoint ({type(err).__name__}); pass a "
@@ -70,9 +72,9 @@ def fit_ot_main(argv: list[str]) -> Path:
         )
     if "datamodule_hyper_parameters" not in checkpoint:
         raise ConfigError(f"{ckpt} saved no DataModule config; fit it with `wgen fit --config`.")
-    model = AEOT.load_from_checkpoint(ckpt, map_location="cpu", weights_only=True)
+    model = AEOT.load_from_checkpoint(io.BytesIO(raw), map_location="cpu", weights_only=True)
     overrides = {"data_dir": args.data_dir, "download": False} if args.data_dir else {}
-    data = LightningDataModule.load_from_checkpoint(ckpt, weights_only=True, **overrides)
+    data = LightningDataModule.load_from_checkpoint(io.BytesIO(raw), weights_only=True, **overrides)
     data.prepare_data()
     data.setup("fit")
     model.to(args.device)

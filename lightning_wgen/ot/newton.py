@@ -49,7 +49,7 @@ def masses_and_facets(
     ``t`` is the ``facet_quantile`` of the first batch's distances to the nearest facet."""
     n = codes.shape[0]
     counts = torch.zeros(n, dtype=torch.float64, device=codes.device)
-    pairs, spacings, width = [], [], None
+    pairs, width = [], None
     for start in range(0, samples, batch):
         x = sampler.draw(min(batch, samples - start)).to(codes.dtype)
         first, second, gap = top_two_cells(x, codes, heights, chunk=chunk)
@@ -60,11 +60,9 @@ def masses_and_facets(
             width = float(distance[spacing > 0].double().quantile(facet_quantile).clamp_min(1e-12))
         near = (distance < width) & (spacing > 0)
         pairs.append(first[near] * n + second[near])
-        spacings.append(spacing[near])
-    pair, inverse, count = torch.cat(pairs).unique(return_inverse=True, return_counts=True)
-    spacing = torch.zeros(len(pair), dtype=codes.dtype, device=codes.device)
-    spacing.scatter_(0, inverse, torch.cat(spacings))
+    pair, count = torch.cat(pairs).unique(return_counts=True)
     rows, cols = pair // n, pair % n
+    spacing = (codes[rows] - codes[cols]).norm(dim=1)
     weight = count.double() / (2 * samples * width * spacing.double())
     facets = torch.sparse_coo_tensor(
         torch.stack([torch.cat([rows, cols]), torch.cat([cols, rows])]),

@@ -135,17 +135,18 @@ def solve_semidiscrete_ot(
         "facet_quantile": facet_quantile,
         **common,
     }
+    start_heights = voronoi_heights(codes)
     if polish:
         # Newton straight from the Voronoi start (every cell occupied, as KMT need) often
         # solves small problems; where no step helps, Adam moves the heights closer first.
         heights, steps, samples, error = newton_heights(
-            codes, voronoi_heights(codes), source, min_samples=256 * n, **newton_options
+            codes, start_heights, source, min_samples=256 * n, **newton_options
         )
         if beyond_noise(error, n, samples, "random") < target_error:
             return _result(heights, steps, samples, start, error, history)
     heights, adam_steps, samples, error = _adam_heights(
         codes,
-        voronoi_heights(codes),
+        start_heights,
         source,
         target_error=newton_from if polish else target_error,
         lr=lr,
