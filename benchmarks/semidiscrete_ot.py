@@ -3,7 +3,8 @@
 For each size ``n x d`` (codes: ``n`` standard normal points in ``R^d``, seed 0) and each solver
 of :func:`lightning_wgen.ot.solve_semidiscrete_ot` ("newton", "adam", "pot"), in a fresh process:
 
-- newton: one run with ``target_error`` a little under the goal (its own stop rule);
+- newton: one run with ``target_error`` a little under the goal (its own stop rule), at most
+  ``--budget`` seconds;
 - adam and pot: runs with a doubling budget (adam: seconds, pot: ``max_iter``) from scratch,
   until the heights reach the goal or the next run would pass ``--budget`` seconds.
 
@@ -66,7 +67,7 @@ def run_one(solver: str, n: int, d: int, args: argparse.Namespace) -> dict:
     runs, budget = [], args.first_budget[solver]
     while True:
         if solver == "newton":
-            options = {"target_error": args.goal * 0.6}
+            options = {"target_error": args.goal * 0.6, "max_seconds": args.budget}
         elif solver == "adam":
             options = {"solver": "adam", "target_error": 1e-9, "max_seconds": budget}
         else:
