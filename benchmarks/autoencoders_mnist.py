@@ -86,9 +86,7 @@ def run_one(
     if row == "aeot":  # what the config's FitOT callback does at the end of `wgen fit`
         result = model.fit_ot(data.train_dataloader(), max_codes=ot_codes, target_error=0.1)
         record.update(ot_codes=ot_codes, ot_seconds=result.seconds, ot_error=result.estimated_error)
-        # The share of samples that mix two or more codes; the others decode a training code.
-        x = torch.rand(10_000, model.ot_map.latent_dim, generator=torch.Generator().manual_seed(0))
-        record.update(ot_mixed=float((model.ot_map.generate(x)[1] >= 2).double().mean()))
+        record.update(ot_mixed=mixed_share(model.ot_map))
     test = data.reference_images(data.split_size("test"), batch_size=500)
     record.update(shrink=shrink, parameters=sum(p.numel() for p in model.parameters()))
     record.update(evaluate_autoencoder(model, test, mmd_codes=2000, seed=seed))
@@ -108,13 +106,19 @@ def run_one(
         record["theta_sweep"] = []
         for theta in ot_thetas:
             model.ot_map.angle_threshold = theta
-            x = torch.rand(
-                10_000, model.ot_map.latent_dim, generator=torch.Generator().manual_seed(0)
-            )
-            mixed = float((model.ot_map.generate(x)[1] >= 2).double().mean())
+            mixed = mixed_share(model.ot_map)
             fid = evaluate_images(model, quality, num_samples=10_000, seed=0)["fid_mnist"]
             record["theta_sweep"].append({"theta": theta, "ot_mixed": mixed, "fid_mnist": fid})
     return record
+
+
+def mixed_share(ot_map, samples: int = 10_000) -> float:
+    """The share of an AE-OT map's samples (seed 0) that mix two or more codes; the others
+    decode one training code unchanged."""
+    import torch
+
+    x = torch.rand(samples, ot_map.latent_dim, generator=torch.Generator().manual_seed(0))
+    return float((ot_map.generate(x)[1] >= 2).double().mean())
 
 
 def latent_mmd(runs: list[dict]) -> str:
@@ -165,6 +169,7 @@ def main() -> None:
     data_dir = str(Path(args.data_dir).resolve())
     prepare_data(data_dir)
     fixed = (args.steps, args.shrink, data_dir, args.threads, args.ot_codes, args.ot_thetas)
+    records = merge_records(RESULTS, [])
     with ProcessPoolExecutor(args.jobs) as pool:
         futures = [pool.submit(run_one, row, seed, *fixed) for row, seed in jobs]
         for future in as_completed(futures):  # each record kept as soon as its run ends
