@@ -7,7 +7,9 @@ at batch 100, then measures on the 10,000 test images: the reconstruction cost
 2,000 test codes and 2,000 prior samples, and FID/KID against the test set with the shipped
 ``mnist`` extractor (10,000 samples, seed 0; docs/evaluation.md). The AE-OT row trains its
 reconstruction-only autoencoder the same way, then fits its OT map to ``--ot_codes`` training
-codes (target error 0.1, as its configs' FitOT). Seed 0 of each row leaves 64 samples in
+codes (target error 0.1, as its configs' FitOT) and records the share of its samples that mix
+two or more codes; ``--ot_thetas`` repeats that and the FID for other angle thresholds on the
+same map. Seed 0 of each row leaves 64 samples in
 ``docs/figures/mnist_samples_<row>.png``::
 
     python benchmarks/autoencoders_mnist.py --data_dir ../shared/data      # all rows, seeds 0 1 2
