@@ -169,7 +169,6 @@ def main() -> None:
 
     jobs = [(row, seed) for row in args.rows for seed in args.seeds]
     data_dir = str(Path(args.data_dir).resolve())
-    prepare_data(data_dir)
     fixed = (args.steps, args.shrink, data_dir, args.threads, args.ot_codes, args.ot_thetas)
     records = merge_records(RESULTS, [])
     with ProcessPoolExecutor(args.jobs) as pool:
@@ -179,14 +178,6 @@ def main() -> None:
             print(json.dumps(record), flush=True)
             records = merge_records(RESULTS, [record])
     rewrite_table(DOC, BEGIN, END, table(records))
-
-
-def prepare_data(data_dir: str) -> None:
-    """Unpack MNIST once, here: workers that each unpacked the archives would read one
-    another's half-written files."""
-    from lightning_wgen.data import MNISTDataModule
-
-    MNISTDataModule(data_dir=data_dir, download=False).prepare_data()
 
 
 if __name__ == "__main__":

@@ -103,6 +103,24 @@ def test_missing_mnist_gives_one_line_naming_files(tmp_path):
     assert str(tmp_path / "MNIST" / "raw") in message
 
 
+def test_damaged_archive_gives_one_line_and_leaves_no_file(shared_data, tmp_path):
+    raw = tmp_path / "MNIST" / "raw"
+    raw.mkdir(parents=True)
+    labels = shared_data / "MNIST" / "raw" / "train-labels-idx1-ubyte.gz"
+    (raw / labels.name).write_bytes(labels.read_bytes()[:-1000])  # cut short, as by a crash
+    dm = MNISTDataModule(data_dir=str(tmp_path), download=False)
+    with pytest.raises(DatasetNotFoundError) as err:
+        dm.prepare_data()
+    message = str(err.value)
+    assert "\n" not in message and "could not be unpacked" in message and labels.name in message
+    assert sorted(p.name for p in raw.iterdir()) == [labels.name]  # no half-written file
+    # the original archive put back: unpacked whole, byte for byte
+    shutil.copy(labels, raw / labels.name)
+    dm._extract_local_archives()
+    with gzip.open(labels) as f:
+        assert (raw / "train-labels-idx1-ubyte").read_bytes() == f.read()
+
+
 class UnreachableMNIST(datasets.MNIST):
     """torchvision's MNIST with its mirrors pointed at a closed port on this machine."""
 

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import gzip
+import os
+import shutil
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from torch.utils.data import Dataset
 from torchvision import datasets, transforms
-from torchvision.datasets.utils import extract_archive
 
 from lightning_wgen.data.images import ImageDataModule
 from lightning_wgen.errors import DatasetNotFoundError
@@ -60,7 +62,23 @@ class MNISTDataModule(ImageDataModule):
             archive = self.raw_folder / name
             extracted = archive.with_suffix("")
             if archive.suffix == ".gz" and archive.exists() and not extracted.exists():
-                extract_archive(str(archive), str(self.raw_folder))
+                _unpack_whole(archive, extracted)
+
+
+def _unpack_whole(archive: Path, extracted: Path) -> None:
+    """Unpack a ``.gz`` under a temporary name, then rename it: another process never reads half
+    a file, and an interrupted or damaged unpacking leaves nothing that a later run would trust."""
+    partial = extracted.with_name(f"{extracted.name}.{os.getpid()}.partial")
+    try:
+        with gzip.open(archive) as source, open(partial, "wb") as target:
+            shutil.copyfileobj(source, target)
+        os.replace(partial, extracted)
+    except (OSError, EOFError) as err:
+        partial.unlink(missing_ok=True)
+        raise DatasetNotFoundError(
+            f"{archive} could not be unpacked ({type(err).__name__}: {err}): "
+            "replace it with the original archive."
+        ) from None
 
 
 class FashionMNISTDataModule(MNISTDataModule):
