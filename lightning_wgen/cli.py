@@ -1,5 +1,5 @@
-"""The ``wgen`` command: Lightning's CLI over every model family and DataModule, and
-``wgen fit-ot`` (:mod:`lightning_wgen.fit_ot`)."""
+"""The ``wgen`` command: Lightning's CLI over every model family and DataModule,
+``wgen fit-ot`` (:mod:`lightning_wgen.fit_ot`) and ``wgen zoo`` (:mod:`lightning_wgen.zoo.cli`)."""
 
 from __future__ import annotations
 
@@ -75,6 +75,10 @@ def main(args: list[str] | None = None) -> None:
             from lightning_wgen.fit_ot import fit_ot_main
 
             fit_ot_main(argv[1:])
+        elif argv[:1] == ["zoo"]:
+            from lightning_wgen.zoo.cli import zoo_main
+
+            sys.exit(zoo_main(argv[1:]))
         else:
             _cli(args)
     except Exception as err:

@@ -41,3 +41,19 @@ def one_line(err: WGenError) -> str:
         if line.startswith(prefix):
             return line[len(prefix) :]
     return text.strip().splitlines()[-1]
+
+
+class ChecksumError(WGenError, OSError):
+    """A checkpoint file whose sha256 is not the one its manifest states."""
+
+
+class ModelNotFoundError(WGenError, LookupError):
+    """A model name that is not in the zoo's manifest."""
+
+
+class CheckpointNotFoundError(WGenError, FileNotFoundError):
+    """A zoo manifest or checkpoint file that is not where it should be."""
+
+
+class DownloadError(WGenError, ConnectionError):
+    """A checkpoint that could not be downloaded."""

@@ -9,7 +9,7 @@ from layouts import build_celeba_official, build_cifar10
 from lightning_wgen.cli import build_from_config
 
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"
-FAMILIES = sorted(p.name for p in CONFIGS.iterdir() if p.is_dir())
+FAMILIES = sorted(p.name for p in CONFIGS.iterdir() if p.is_dir() and p.name != "zoo")
 DATASETS = ("toy", "mnist", "fashion_mnist", "cifar10", "celeba")
 AUTOENCODERS = ("aae", "aeot", "vae", "wae_gan", "wae_mmd")  # image data only
 RUNS = [
@@ -67,3 +67,38 @@ def test_config_trains_on_real_data(family, dataset, data_dirs, tmp_path):
     else:
         assert samples.shape[1:] == data.image_shape
         assert samples.abs().max() <= 1.0
+
+
+# The zoo's recipes (configs/zoo, checkpoints/manifest.json): (config, overlay or None).
+ZOO_RECIPES = [
+    ("zoo/wgan_gp_mnist.yaml", None),
+    ("zoo/wgan_mnist.yaml", None),
+    ("vae/mnist.yaml", "zoo/autoencoder_mnist.yaml"),
+    ("wae_mmd/mnist.yaml", "zoo/autoencoder_mnist.yaml"),
+    ("aeot/mnist.yaml", "zoo/autoencoder_mnist.yaml"),
+]
+
+
+@pytest.mark.parametrize(("config", "overlay"), ZOO_RECIPES)
+def test_zoo_recipe_trains_on_real_data(config, overlay, mnist_dir, tmp_path):
+    overrides = ["--config", str(CONFIGS / overlay)] if overlay else []
+    overrides += [
+        f"--data.init_args.data_dir={mnist_dir}",
+        "--data.init_args.batch_size=8",
+        "--model.init_args.max_generator_steps=2",
+    ]
+    if "wgan_mnist" in config:
+        overrides.append("--model.init_args.critic_warmup=false")  # 100 critic steps first
+    model, data = build_from_config(CONFIGS / config, *overrides)
+    if overlay:  # the overlay's CPU budget: every width divided by 8
+        from lightning_wgen.nets import ConvDecoder
+
+        small = ConvDecoder(8, channels=1, image_size=28, widths=[128, 64, 32], kernel_size=4)
+        assert count(model.decoder) == count(small)
+        assert model.max_generator_steps == 2
+    quiet_trainer(default_root_dir=tmp_path).fit(model, data)
+    assert model.generator_steps == 2
+
+
+def count(net) -> int:
+    return sum(p.numel() for p in net.parameters())

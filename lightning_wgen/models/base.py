@@ -8,6 +8,7 @@ the progress bar all count it, whatever the number of optimizer steps around it.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
@@ -82,6 +83,8 @@ class GenerativeModule(L.LightningModule):
         self.max_generator_steps = max_generator_steps
         self.lr_decay = lr_decay
         self.generator_steps = 0
+        self._seconds_before = 0.0  # training time of earlier runs resumed from
+        self._started: float | None = None
 
     # -- what a family defines --------------------------------------------------------------------
 
@@ -207,11 +210,26 @@ class GenerativeModule(L.LightningModule):
 
     # -- checkpointing ----------------------------------------------------------------------------
 
+    @property
+    def train_seconds(self) -> float:
+        """Wall-clock seconds spent in ``fit``, summed over the runs a checkpoint resumed."""
+        running = time.perf_counter() - self._started if self._started is not None else 0.0
+        return self._seconds_before + running
+
     def on_train_start(self) -> None:
+        self._started = time.perf_counter()
         self._stop_when_done()
 
+    def on_train_end(self) -> None:
+        self._seconds_before, self._started = self.train_seconds, None
+
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        checkpoint["wgen"] = {"generator_steps": self.generator_steps}
+        checkpoint["wgen"] = {
+            "generator_steps": self.generator_steps,
+            "train_seconds": self.train_seconds,
+        }
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        self.generator_steps = int(checkpoint.get("wgen", {}).get("generator_steps", 0))
+        saved = checkpoint.get("wgen", {})
+        self.generator_steps = int(saved.get("generator_steps", 0))
+        self._seconds_before = float(saved.get("train_seconds", 0.0))

@@ -1,0 +1,79 @@
+"""Looking up, fetching, checking and loading the zoo's models."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from lightning_wgen.errors import ConfigError
+from lightning_wgen.models.base import GenerativeModule
+from lightning_wgen.zoo.files import fetch, file_sha256
+from lightning_wgen.zoo.manifest import Manifest
+from lightning_wgen.zoo.weights import build_model, load_state
+
+ManifestLike = Manifest | str | Path | None
+
+
+def _manifest(manifest: ManifestLike) -> Manifest:
+    return manifest if isinstance(manifest, Manifest) else Manifest.read(manifest)
+
+
+def list_models(filter: str | None = None, *, manifest: ManifestLike = None) -> list[str]:
+    """The zoo's model names, sorted; ``filter`` is a shell pattern such as ``"*mnist*"``."""
+    return _manifest(manifest).names(filter)
+
+
+def model_info(name: str, *, manifest: ManifestLike = None) -> dict[str, Any]:
+    """A copy of the model's manifest entry (config, metrics and protocol, sha256, training)."""
+    return {"name": name, **copy.deepcopy(_manifest(manifest).entry(name))}
+
+
+def download(name: str, *, manifest: ManifestLike = None, progress: bool = False) -> Path:
+    """The local, sha256-checked path of the model's weights, downloading them if remote."""
+    manifest = _manifest(manifest)
+    entry = manifest.entry(name)
+    return fetch(
+        manifest.location(name),
+        entry["sha256"],
+        name,
+        base_dir=manifest.base_dir,
+        progress=progress,
+    )
+
+
+def verify(name: str, *, manifest: ManifestLike = None) -> str:
+    """Fetch the model's file and check its sha256 and size; its sha256 (raises otherwise)."""
+    manifest = _manifest(manifest)
+    path = download(name, manifest=manifest)
+    size = manifest.entry(name)["size"]
+    if path.stat().st_size != size:  # a manifest edited by hand
+        raise ConfigError(f"{path} has {path.stat().st_size} bytes, the manifest says {size}.")
+    return file_sha256(path)
+
+
+def load_pretrained(
+    name: str,
+    *,
+    map_location: str | torch.device | None = None,
+    ema: bool = True,
+    manifest: ManifestLike = None,
+) -> GenerativeModule:
+    """The zoo model ``name`` in eval mode, ready to ``sample(n, seed=...)``.
+
+    The model is rebuilt from the manifest's config and its safetensors weights are loaded after
+    their sha256 is checked (a remote file is downloaded once into ``$WGEN_HOME``). The critic
+    or latent discriminator is not published and stays untrained. ``ema=False`` drops the EMA
+    copy of the generator, so that sampling uses the trained generator's own weights.
+    """
+    manifest = _manifest(manifest)
+    model = build_model(manifest.entry(name)["config"], where=f"the manifest's config of {name}")
+    path = download(name, manifest=manifest)
+    load_state(model, path.read_bytes(), where=str(path))
+    if not ema and getattr(model, "generator_ema", None) is not None:
+        model.generator_ema = None
+    if map_location is not None:
+        model.to(map_location)
+    return model.eval()
