@@ -22,6 +22,7 @@ ROOT = Path(__file__).resolve().parents[1]
 FIGURES = ROOT / "docs" / "figures" / "zoo"
 RESULTS = ROOT / "benchmarks" / "results" / "zoo_classes.json"
 BEGIN, END = "<!-- zoo table begin -->", "<!-- zoo table end -->"
+RECIPES = "<!-- zoo recipes begin -->", "<!-- zoo recipes end -->"
 
 
 @torch.no_grad()
@@ -80,6 +81,14 @@ def row(name: str, entry: dict, shares: list[float] | None) -> str:
     )
 
 
+def recipe(name: str, entry: dict) -> str:
+    training = entry["training"]
+    return (
+        f"| `{name}` | `{training['command']}` | {training['generator_steps']:,} | "
+        f"{training['seconds']:.0f} s | {training['machine']} |"
+    )
+
+
 def main() -> None:
     manifest = Manifest.read()
     lines = [
@@ -87,6 +96,7 @@ def main() -> None:
         "digit class | training (1 CPU thread) | file |",
         "|---|---|---|---|---|---|---|",
     ]
+    recipes = ["| name | command | generator steps | seconds | machine |", "|---|---|---|---|---|"]
     records = {}
     for name in manifest.names():
         entry = manifest.entry(name)
@@ -95,9 +105,11 @@ def main() -> None:
         shares = class_shares(model) if entry["dataset"] == "mnist" else None
         records[name] = shares
         lines.append(row(name, entry, shares))
+        recipes.append(recipe(name, entry))
     RESULTS.write_text(json.dumps(records, indent=1) + "\n")
     for doc in (ROOT / "README.md", ROOT / "docs" / "zoo.md"):
         rewrite_table(doc, BEGIN, END, "\n".join(lines))
+    rewrite_table(ROOT / "docs" / "zoo.md", *RECIPES, "\n".join(recipes))
 
 
 if __name__ == "__main__":

@@ -14,6 +14,10 @@ class RecordSteps(Callback):
 
     def __init__(self):
         self.pattern = []
+        self.seconds_at_start = None
+
+    def on_train_start(self, trainer, pl_module):
+        self.seconds_at_start = pl_module.train_seconds
 
     def on_before_optimizer_step(self, trainer, pl_module, optimizer):
         is_critic = optimizer.param_groups[0]["params"][0] is next(pl_module.critic.parameters())
@@ -79,7 +83,9 @@ def test_generator_steps_survive_save_and_resume(tmp_path):
     model = tiny_wgan_gp(n_critic=2, max_generator_steps=4)
     quiet_trainer(callbacks=[ckpt], enable_checkpointing=True).fit(model, CountingToyData())
     saved = torch.load(tmp_path / "last.ckpt", weights_only=True)
+    seconds = saved["wgen"].pop("train_seconds")
     assert saved["wgen"] == {"generator_steps": 4, "critic_steps_in_cycle": 0}
+    assert seconds > 0
 
     recorder = RecordSteps()
     resumed = tiny_wgan_gp(n_critic=2, max_generator_steps=6)
@@ -88,6 +94,8 @@ def test_generator_steps_survive_save_and_resume(tmp_path):
     assert resumed.generator_steps == 6
     assert "".join(recorder.pattern) == "CCGCCG"  # two more generator steps, not six
     assert trainer.global_step == 6 * 3
+    # the training time goes on from the checkpoint's (taken before the module starts its clock)
+    assert recorder.seconds_at_start == seconds and resumed.train_seconds > seconds
 
 
 class RecordLearningRates(Callback):
