@@ -87,9 +87,8 @@ class Manifest:
         if name in self.models:
             return self.models[name]
         close = difflib.get_close_matches(name, list(self.models), n=3, cutoff=0.5)
-        hint = (
-            f"did you mean {', '.join(close)}?" if close else f"known: {', '.join(self.names())}."
-        )
+        known = ", ".join(self.names()) or "none"
+        hint = f"did you mean {', '.join(close)}?" if close else f"known: {known}."
         raise ModelNotFoundError(f"no model {name!r} in the zoo ({self.path}); {hint}")
 
     def location(self, name: str) -> str:
