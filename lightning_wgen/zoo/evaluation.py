@@ -35,6 +35,7 @@ def is_toy(datamodule: Any) -> bool:
 def default_protocol(
     dataset: str, datamodule: Any, *, seeds=SEEDS, num_samples: int | None = None
 ) -> dict[str, Any]:
+    """The protocol for ``dataset``; an image DataModule must be set up (``setup("fit")``)."""
     if is_toy(datamodule):
         return {
             "kind": "toy",
@@ -43,8 +44,6 @@ def default_protocol(
             "real": "as many true samples, drawn with seed + 1",
             "spread": "standard deviation over the seeds",
         }
-    datamodule.prepare_data()
-    datamodule.setup("fit")
     num_real = min(10_000, datamodule.split_size("test"))
     return {
         "kind": "image",

@@ -5,7 +5,6 @@ an ``http(s)://`` URL downloaded into the cache, or a Hugging Face Hub reference
 
 from __future__ import annotations
 
-import hashlib
 import http.client
 import os
 import urllib.error
@@ -19,6 +18,7 @@ from lightning_wgen.errors import (
     ConfigError,
     DownloadError,
 )
+from lightning_wgen.metrics.features import file_sha256
 
 HF_PREFIX = "hf://"
 
@@ -27,14 +27,6 @@ def wgen_home() -> Path:
     """``$WGEN_HOME``, by default ``~/.cache/lightning_wgen``; downloads go to its
     ``checkpoints/`` folder."""
     return Path(os.environ.get("WGEN_HOME") or Path.home() / ".cache" / "lightning_wgen")
-
-
-def file_sha256(path: str | Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def is_remote(location: str) -> bool:
