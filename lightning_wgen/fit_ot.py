@@ -37,6 +37,21 @@ def parser() -> argparse.ArgumentParser:
     return p
 
 
+def read_checkpoint(ckpt: Path) -> tuple[bytes, dict]:
+    """The bytes of a ``wgen fit`` checkpoint and its contents, loaded without unpickling code
+    (``torch.load(weights_only=True)``); one line if it is missing or not a checkpoint."""
+    if not ckpt.is_file():
+        raise ConfigError(f"--ckpt {ckpt} is not a file; pass a checkpoint of `wgen fit`.")
+    raw = ckpt.read_bytes()
+    try:
+        return raw, torch.load(io.BytesIO(raw), map_location="cpu", weights_only=True)
+    except Exception as err:
+        raise ConfigError(
+            f"--ckpt {ckpt} is not a loadable checkpoint ({type(err).__name__}); pass a "
+            "checkpoint of `wgen fit`."
+        ) from None
+
+
 def output_path(ckpt: Path, out: str | None) -> Path:
     path = Path(out) if out else ckpt.with_name(f"{ckpt.stem}-ot.ckpt")
     if path.exists():
@@ -53,17 +68,9 @@ def fit_ot_main(argv: list[str]) -> Path:
 
     args = parser().parse_args(argv)
     ckpt = Path(args.ckpt)
-    if not ckpt.is_file():
-        raise ConfigError(f"--ckpt {ckpt} is not a file; pass a checkpoint of `wgen fit`.")
+    # read once: the model and the DataModule load from these bytes
+    raw, checkpoint = read_checkpoint(ckpt)
     out = output_path(ckpt, args.out)
-    raw = ckpt.read_bytes()  # read once: the model and the DataModule load from these bytes
-    try:
-        checkpoint = torch.load(io.BytesIO(raw), map_location="cpu", weights_only=True)
-    except Exception as err:
-        raise ConfigError(
-            f"--ckpt {ckpt} is not a loadable checkpoint ({type(err).__name__}); pass a "
-            "checkpoint of `wgen fit`."
-        ) from None
     saved = checkpoint.get("hyper_parameters", {}).get("_class_path", "")
     if not saved.endswith(".AEOT"):
         raise ConfigError(

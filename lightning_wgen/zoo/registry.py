@@ -10,7 +10,7 @@ import torch
 
 from lightning_wgen.errors import ConfigError
 from lightning_wgen.models.base import GenerativeModule
-from lightning_wgen.zoo.files import fetch, file_sha256
+from lightning_wgen.zoo.files import fetch
 from lightning_wgen.zoo.manifest import Manifest
 from lightning_wgen.zoo.weights import build_model, load_state
 
@@ -47,11 +47,13 @@ def download(name: str, *, manifest: ManifestLike = None, progress: bool = False
 def verify(name: str, *, manifest: ManifestLike = None) -> str:
     """Fetch the model's file and check its sha256 and size; its sha256 (raises otherwise)."""
     manifest = _manifest(manifest)
-    path = download(name, manifest=manifest)
-    size = manifest.entry(name)["size"]
-    if path.stat().st_size != size:  # a manifest edited by hand
-        raise ConfigError(f"{path} has {path.stat().st_size} bytes, the manifest says {size}.")
-    return file_sha256(path)
+    path = download(name, manifest=manifest)  # checks the sha256
+    entry = manifest.entry(name)
+    if path.stat().st_size != entry["size"]:  # a manifest edited by hand
+        raise ConfigError(
+            f"{path} has {path.stat().st_size} bytes, the manifest says {entry['size']}."
+        )
+    return entry["sha256"]
 
 
 def load_pretrained(
