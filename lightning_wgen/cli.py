@@ -1,21 +1,51 @@
-"""The ``wgen`` command: Lightning's CLI over every model family and DataModule,
-``wgen fit-ot`` (:mod:`lightning_wgen.fit_ot`) and ``wgen zoo`` (:mod:`lightning_wgen.zoo.cli`)."""
+"""The ``wgen`` command: Lightning's CLI over every model family and DataModule (``fit``,
+``validate``, ``test``, ``predict``), ``wgen sample`` (:mod:`lightning_wgen.sampling`), ``wgen
+fit-ot`` (:mod:`lightning_wgen.fit_ot`) and ``wgen zoo`` (:mod:`lightning_wgen.zoo.cli`)."""
 
 from __future__ import annotations
 
 import sys
 import warnings
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from lightning.pytorch import LightningDataModule, LightningModule, Trainer
-from lightning.pytorch.callbacks import ProgressBar
-from lightning.pytorch.cli import LightningCLI
+from lightning.pytorch.callbacks import ModelCheckpoint, ProgressBar
+from lightning.pytorch.cli import LightningArgumentParser, LightningCLI, SaveConfigCallback
+from lightning.pytorch.loggers import WandbLogger
 
 import lightning_wgen.data  # noqa: F401  (registers the DataModules for short class names)
 import lightning_wgen.models  # noqa: F401  (registers the families for short class names)
 from lightning_wgen.callbacks import GeneratorStepProgressBar
+from lightning_wgen.callbacks.checkpoints import default_checkpoints
+from lightning_wgen.cli_messages import help_epilog, parser_error_line
 from lightning_wgen.errors import WGenError, one_line
+
+
+class WGenParser(LightningArgumentParser):
+    """Lightning's parser, with one line for a rejected value instead of usage and a tree."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("epilog", help_epilog())
+        super().__init__(*args, **kwargs)
+
+    def error(self, message: str, ex: Exception | None = None) -> NoReturn:
+        if not self.exit_on_error:  # jsonargparse trying one alternative of a union
+            super().error(message, ex)
+        sys.exit(f"wgen: error: {parser_error_line(message)}")
+
+
+class SaveConfigToLoggers(SaveConfigCallback):
+    """Lightning's ``config.yaml`` in the log folder, and in each W&B run's files as
+    ``wgen_config.yaml`` (W&B's own ``config.yaml`` there holds the hyperparameters)."""
+
+    def save_config(self, trainer: Trainer, pl_module: LightningModule, stage: str) -> None:
+        for logger in trainer.loggers:
+            if isinstance(logger, WandbLogger):
+                run = logger.experiment
+                path = Path(run.dir) / "wgen_config.yaml"
+                self.parser.save(self.config, path, skip_none=False, overwrite=True)
+                run.save(str(path), base_path=run.dir, policy="now")
 
 
 class WGenCLI(LightningCLI):
@@ -23,12 +53,19 @@ class WGenCLI(LightningCLI):
 
     def instantiate_trainer(self, **kwargs: Any) -> Trainer:
         # Lightning's bar counts data batches; ours counts generator steps. Added unless the
-        # config turns the bar off or brings its own.
+        # config turns the bar off or brings its own; likewise the checkpoints (last.ckpt, and
+        # the best by FID when an ImageEvaluation measures it).
         config = self._get(self.config_init, "trainer", default={})
         callbacks = list(config.get("callbacks") or [])
+        added = []
         wants_bar = config.get("enable_progress_bar") is not False
         if wants_bar and not any(isinstance(c, ProgressBar) for c in callbacks):
-            kwargs.setdefault("callbacks", [*callbacks, GeneratorStepProgressBar()])
+            added.append(GeneratorStepProgressBar())
+        wants_checkpoints = config.get("enable_checkpointing") is not False
+        if wants_checkpoints and not any(isinstance(c, ModelCheckpoint) for c in callbacks):
+            added.extend(default_checkpoints(callbacks))
+        if added:
+            kwargs.setdefault("callbacks", [*callbacks, *added])
         return super().instantiate_trainer(**kwargs)
 
 
@@ -47,7 +84,9 @@ def _cli(args: list[str] | None, run: bool = True) -> WGenCLI:
     return WGenCLI(
         subclass_mode_model=True,
         subclass_mode_data=True,
+        parser_class=WGenParser,
         auto_configure_optimizers=False,
+        save_config_callback=SaveConfigToLoggers,
         save_config_kwargs={"overwrite": True},
         args=args,
         run=run,
@@ -75,6 +114,15 @@ def main(args: list[str] | None = None) -> None:
             from lightning_wgen.fit_ot import fit_ot_main
 
             fit_ot_main(argv[1:])
+        elif argv[:1] == ["sample"]:
+            from lightning_wgen.sampling import sample_main
+
+            sample_main(argv[1:])
+        elif argv[:1] == ["predict"]:
+            sys.exit(
+                "wgen: error: a generative model predicts nothing from data; draw samples with "
+                "`wgen sample --model CKPT_OR_ZOO_NAME --n N --out FILE.png|.npy|.pt`."
+            )
         elif argv[:1] == ["zoo"]:
             from lightning_wgen.zoo.cli import zoo_main
 

@@ -16,6 +16,7 @@ import torch
 from lightning.pytorch import LightningDataModule
 
 from lightning_wgen.errors import ConfigError
+from lightning_wgen.loading import read_checkpoint
 from lightning_wgen.ot import SOLVERS
 
 
@@ -35,21 +36,6 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default="cpu", help="where to solve, e.g. cuda")
     return p
-
-
-def read_checkpoint(ckpt: Path) -> tuple[bytes, dict]:
-    """The bytes of a ``wgen fit`` checkpoint and its contents, loaded without unpickling code
-    (``torch.load(weights_only=True)``); one line if it is missing or not a checkpoint."""
-    if not ckpt.is_file():
-        raise ConfigError(f"--ckpt {ckpt} is not a file; pass a checkpoint of `wgen fit`.")
-    raw = ckpt.read_bytes()
-    try:
-        return raw, torch.load(io.BytesIO(raw), map_location="cpu", weights_only=True)
-    except Exception as err:
-        raise ConfigError(
-            f"--ckpt {ckpt} is not a loadable checkpoint ({type(err).__name__}); pass a "
-            "checkpoint of `wgen fit`."
-        ) from None
 
 
 def output_path(ckpt: Path, out: str | None) -> Path:

@@ -49,3 +49,33 @@ def quiet_trainer(**kwargs) -> L.Trainer:
         enable_model_summary=False,
     )
     return L.Trainer(**{**defaults, **kwargs})
+
+
+def wandb_history_keys(run_file) -> set[str]:
+    """The metric keys logged in an offline W&B run's ``run-*.wandb`` file.
+
+    The file is W&B's transaction log: a 7-byte header (``:W&B``, magic, version), then LevelDB
+    log blocks of 32 KiB whose records (7-byte header: crc, length, type full/first/middle/last)
+    carry protobuf ``Record`` messages; wandb 0.31 ships no Python reader for it.
+    """
+    import struct
+
+    from wandb.proto import wandb_internal_pb2
+
+    data = run_file.read_bytes()
+    assert data[:4] == b":W&B", f"{run_file} is not a W&B transaction log"
+    keys, pos, block, buffer = set(), 7, 32768, b""
+    while pos + 7 <= len(data):
+        if block - pos % block < 7:  # a block's tail too short for a header is padding
+            pos += block - pos % block
+            continue
+        _, length, kind = struct.unpack("<IHB", data[pos : pos + 7])
+        chunk, pos = data[pos + 7 : pos + 7 + length], pos + 7 + length
+        buffer = chunk if kind in (1, 2) else buffer + chunk
+        if kind not in (1, 4):
+            continue
+        record = wandb_internal_pb2.Record()
+        record.ParseFromString(buffer)
+        if record.WhichOneof("record_type") == "history":
+            keys.update(item.key or "/".join(item.nested_key) for item in record.history.item)
+    return keys

@@ -239,8 +239,7 @@ def wgen_fit_aeot(data_dir, tmp_path, *callbacks: str) -> Path:
         "--trainer.enable_progress_bar=false",
         f"--trainer.logger.init_args.save_dir={tmp_path}",
     ])  # fmt: skip
-    (ckpt,) = (tmp_path / "aeot_mnist" / "version_0" / "checkpoints").glob("epoch*.ckpt")
-    return ckpt
+    return tmp_path / "aeot_mnist" / "version_0" / "checkpoints" / "last.ckpt"
 
 
 def test_config_fits_the_map_in_wgen_fit(mnist_dir, tmp_path):

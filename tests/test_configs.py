@@ -9,7 +9,10 @@ from layouts import build_celeba_official, build_cifar10
 from lightning_wgen.cli import build_from_config
 
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"
-FAMILIES = sorted(p.name for p in CONFIGS.iterdir() if p.is_dir() and p.name != "zoo")
+# configs/zoo: the published models' recipes; configs/logger: overlays for any run
+FAMILIES = sorted(
+    p.name for p in CONFIGS.iterdir() if p.is_dir() and p.name not in ("zoo", "logger")
+)
 DATASETS = ("toy", "mnist", "fashion_mnist", "cifar10", "celeba")
 AUTOENCODERS = ("aae", "aeot", "vae", "wae_gan", "wae_mmd")  # image data only
 RUNS = [

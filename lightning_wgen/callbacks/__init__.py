@@ -1,6 +1,7 @@
 """Callbacks: thin wrappers that decide when to evaluate and where to log."""
 
 from lightning_wgen.callbacks.aeot import FitOT
+from lightning_wgen.callbacks.checkpoints import BestEvaluationCheckpoint
 from lightning_wgen.callbacks.evaluation import ImageEvaluation
 from lightning_wgen.callbacks.ot import OTDiagnostics
 from lightning_wgen.callbacks.progress import GeneratorStepProgressBar
@@ -8,6 +9,7 @@ from lightning_wgen.callbacks.samples import ReconstructionGrid, SampleGrid, Tra
 from lightning_wgen.callbacks.toy import ToyEvaluation, evaluate_toy
 
 __all__ = [
+    "BestEvaluationCheckpoint",
     "FitOT",
     "GeneratorStepProgressBar",
     "ImageEvaluation",

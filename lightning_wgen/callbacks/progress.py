@@ -9,7 +9,9 @@ from lightning.pytorch.callbacks import TQDMProgressBar
 
 
 class GeneratorStepProgressBar(TQDMProgressBar):
-    """Shows ``generator_steps`` of the whole run out of ``max_generator_steps``.
+    """Shows ``generator_steps`` of the whole run out of ``max_generator_steps``, with the
+    family's step values (critic loss and W estimate for the adversarial ones) and the last
+    evaluation's FID (``eval/fid`` or ``eval/fid_<extractor>``) once one has been measured.
 
     Lightning's bar counts data batches, of which an adversarial step draws ``n_critic``.
     """
@@ -19,6 +21,7 @@ class GeneratorStepProgressBar(TQDMProgressBar):
         bar = self.train_progress_bar
         bar.total = getattr(pl_module, "max_generator_steps", None)
         bar.n = getattr(pl_module, "generator_steps", 0)
+        bar.initial = bar.n  # the rate and time left count this epoch's steps only
         bar.set_description(f"Epoch {trainer.current_epoch}, generator steps")
 
     def on_train_batch_end(
@@ -31,3 +34,11 @@ class GeneratorStepProgressBar(TQDMProgressBar):
     ) -> None:
         step = getattr(pl_module, "generator_steps", batch_idx + 1)
         super().on_train_batch_end(trainer, pl_module, outputs, batch, step - 1)
+
+    def get_metrics(self, trainer: L.Trainer, pl_module: L.LightningModule) -> dict[str, Any]:
+        metrics = super().get_metrics(trainer, pl_module)
+        for key, value in trainer.callback_metrics.items():
+            # eval/fid, or eval/fid_mnist with a domain extractor; not the KID/IS spreads
+            if key.startswith("eval/fid") and value.numel() == 1:
+                metrics[key.removeprefix("eval/")] = f"{float(value):.3g}"
+        return metrics

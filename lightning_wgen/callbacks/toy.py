@@ -7,9 +7,12 @@ from pathlib import Path
 from typing import Any
 
 import lightning as L
+import numpy as np
 import torch
 from lightning.pytorch.callbacks import Callback
+from lightning.pytorch.loggers import CSVLogger
 
+from lightning_wgen.callbacks.logging import log_image
 from lightning_wgen.errors import ConfigError
 from lightning_wgen.losses import wasserstein_estimate
 from lightning_wgen.metrics.ot import exact_w1
@@ -66,7 +69,8 @@ class ToyEvaluation(Callback):
     """Evaluates on the toy data set every ``every_n_generator_steps`` and at the end of fit.
 
     At the end it prints the metrics and writes ``toy_metrics.json`` and ``toy_scatter.png`` in
-    the run's log directory (``trainer.log_dir``).
+    the run's log directory (``trainer.log_dir``); the picture also goes to W&B or TensorBoard
+    when attached.
     """
 
     def __init__(
@@ -127,5 +131,10 @@ class ToyEvaluation(Callback):
         )
         title = f"{type(pl_module).__name__} on {name}, {pl_module.generator_steps} generator steps"
         save_scatter(out_dir / "toy_scatter.png", self._fake, self._real, f"{title}\n{summary}")
+        if any(not isinstance(logger, CSVLogger) for logger in trainer.loggers):
+            from PIL import Image
+
+            pixels = np.asarray(Image.open(out_dir / "toy_scatter.png").convert("RGB"))
+            log_image(trainer, "toy/scatter", pixels, pl_module.generator_steps)
         print(f"\n{title}: {summary}")
         print(f"wrote {out_dir / 'toy_metrics.json'} and {out_dir / 'toy_scatter.png'}")

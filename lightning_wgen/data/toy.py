@@ -61,6 +61,9 @@ class _ToyBatches(IterableDataset):
             yield sample_toy(self.name, self.batch_size, rng)
 
 
+TEST_SIZE = 2500
+
+
 class ToyDataModule(L.LightningDataModule):
     """A 2D toy data set as an endless training stream (one epoch lasts the whole run).
 
@@ -92,3 +95,7 @@ class ToyDataModule(L.LightningDataModule):
 
     def train_dataloader(self) -> DataLoader:
         return DataLoader(_ToyBatches(self.name, self.batch_size, self.seed), batch_size=None)
+
+    def test_dataloader(self) -> DataLoader:
+        """``TEST_SIZE`` held-out points (drawn with ``seed + 1_000_003``), for ``wgen test``."""
+        return DataLoader(self.sample(TEST_SIZE, seed=self.seed + 1_000_003), self.batch_size)

@@ -85,7 +85,7 @@ class AdversarialModule(GenerativeModule):
         ema_decay: if set, keep an exponential moving average of the generator's weights and
             sample from it.
         max_generator_steps: stop training after this many generator updates.
-        lr_decay: ``"constant"`` or ``"linear"`` (see :class:`GenerativeModule`).
+        lr_decay, init_from: see :class:`GenerativeModule`.
     """
 
     paper_n_critic: int = 5
@@ -110,8 +110,11 @@ class AdversarialModule(GenerativeModule):
         ema_decay: float | None = None,
         max_generator_steps: int | None = None,
         lr_decay: str = "constant",
+        init_from: str | None = None,
     ) -> None:
-        super().__init__(max_generator_steps=max_generator_steps, lr_decay=lr_decay)
+        super().__init__(
+            max_generator_steps=max_generator_steps, lr_decay=lr_decay, init_from=init_from
+        )
         n_critic = self.paper_n_critic if n_critic is None else n_critic
         critic_warmup = self.paper_critic_warmup if critic_warmup is None else critic_warmup
         if n_critic < 1:
@@ -260,13 +263,17 @@ class AdversarialModule(GenerativeModule):
     def divergence_hint(self) -> str:
         return f"the critic's is {self.optimizers()[1].optimizer.param_groups[0]['lr']:g}"
 
-    def validation_step(self, batch: Any, batch_idx: int) -> None:
+    def validation_step(self, batch: Any, batch_idx: int, prefix: str = "val") -> None:
         """The critic's W1 estimate between held-out real data and fresh samples (``val/``)."""
         real = images_of(batch)
         with torch.no_grad():
             fake = self.generator(self.noise(real.shape[0]))
             estimate = wasserstein_estimate(self.critic_scores(real), self.critic_scores(fake))
-        self.log("val/w_estimate", estimate, on_epoch=True, batch_size=real.shape[0])
+        self.log(f"{prefix}/w_estimate", estimate, on_epoch=True, batch_size=real.shape[0])
+
+    def test_step(self, batch: Any, batch_idx: int) -> None:
+        """:meth:`validation_step` on the test split (``wgen test``), logged as ``test/``."""
+        self.validation_step(batch, batch_idx, prefix="test")
 
     # -- checkpointing ----------------------------------------------------------------------------
 

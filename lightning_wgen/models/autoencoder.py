@@ -53,7 +53,7 @@ class AutoencoderModule(GenerativeModule):
         reconstruction_weight: the factor on ``c``; ``None``: the family's paper value.
         optimizer: callable ``params -> Optimizer`` for encoder and decoder together; ``None``:
             the family's paper optimizer.
-        max_generator_steps, lr_decay: see :class:`GenerativeModule`.
+        max_generator_steps, lr_decay, init_from: see :class:`GenerativeModule`.
     """
 
     gaussian_encoder: bool | None = None
@@ -75,8 +75,11 @@ class AutoencoderModule(GenerativeModule):
         optimizer: OptimizerFactory | None = None,
         max_generator_steps: int | None = None,
         lr_decay: str = "constant",
+        init_from: str | None = None,
     ) -> None:
-        super().__init__(max_generator_steps=max_generator_steps, lr_decay=lr_decay)
+        super().__init__(
+            max_generator_steps=max_generator_steps, lr_decay=lr_decay, init_from=init_from
+        )
         family = type(self).__name__
         for name, net in (("encoder", encoder), ("decoder", decoder)):
             if not hasattr(net, "latent_dim"):
@@ -196,13 +199,17 @@ class AutoencoderModule(GenerativeModule):
         """IMQ MMD between ``codes`` and as many prior samples: ``ae/latent_mmd``."""
         return mmd_unbiased(codes, torch.randn_like(codes))
 
-    def validation_step(self, batch: Any, batch_idx: int) -> None:
+    def validation_step(self, batch: Any, batch_idx: int, prefix: str = "val") -> None:
         """Reconstruction cost of held-out images and the MMD of their codes (``val/``)."""
         x = images_of(batch)
         with torch.no_grad():
             codes = self.encode(x)
             values = {
-                "val/reconstruction": reconstruction_cost(self.decoder(codes), x),
-                "val/latent_mmd": self.latent_mmd(codes),
+                f"{prefix}/reconstruction": reconstruction_cost(self.decoder(codes), x),
+                f"{prefix}/latent_mmd": self.latent_mmd(codes),
             }
         self.log_dict(values, on_epoch=True, batch_size=x.shape[0])
+
+    def test_step(self, batch: Any, batch_idx: int) -> None:
+        """:meth:`validation_step` on the test split (``wgen test``), logged as ``test/``."""
+        self.validation_step(batch, batch_idx, prefix="test")

@@ -14,6 +14,7 @@ from typing import Any
 
 import lightning as L
 import torch
+from lightning.pytorch.utilities import rank_zero_info
 from torch import Tensor, nn
 from torch.optim import Optimizer
 from torch.optim.lr_scheduler import LambdaLR
@@ -62,10 +63,18 @@ class GenerativeModule(L.LightningModule):
             generator step, to zero at ``max_generator_steps``, as in the released code of WGAN-GP
             (Gulrajani et al. 2017, CIFAR-10 ResNet) and SNGAN (Miyato et al. 2018). It settles an
             oscillating game, so that the last step is a fair reading of what was learned.
+        init_from: fine-tuning: before the first step of a fresh ``fit``, load the weights of a
+            zoo model (``zoo:NAME``), a zoo ``.safetensors`` file or a ``wgen fit`` checkpoint
+            into the configured networks (:func:`lightning_wgen.loading.init_weights`). A run
+            resumed with ``--ckpt_path`` keeps its own weights.
     """
 
     def __init__(
-        self, *, max_generator_steps: int | None = None, lr_decay: str = "constant"
+        self,
+        *,
+        max_generator_steps: int | None = None,
+        lr_decay: str = "constant",
+        init_from: str | None = None,
     ) -> None:
         super().__init__()
         if max_generator_steps is not None and max_generator_steps < 1:
@@ -82,6 +91,7 @@ class GenerativeModule(L.LightningModule):
         self.automatic_optimization = False
         self.max_generator_steps = max_generator_steps
         self.lr_decay = lr_decay
+        self.init_from = init_from
         self.generator_steps = 0
         self._seconds_before = 0.0  # training time of earlier runs resumed from
         self._started: float | None = None
@@ -215,6 +225,19 @@ class GenerativeModule(L.LightningModule):
         """Wall-clock seconds spent in ``fit``, summed over the runs a checkpoint resumed."""
         running = time.perf_counter() - self._started if self._started is not None else 0.0
         return self._seconds_before + running
+
+    def on_fit_start(self) -> None:
+        resumed = self.generator_steps > 0 or self.trainer.ckpt_path is not None
+        if self.init_from is None or resumed:
+            return
+        from lightning_wgen.loading import init_weights
+
+        untouched = init_weights(self, self.init_from)
+        kept = sorted({key.split(".")[0] for key in untouched})
+        rank_zero_info(
+            f"init_from {self.init_from}: weights loaded"
+            + (f"; left as initialised: {', '.join(kept)}" if kept else "")
+        )
 
     def on_train_start(self) -> None:
         self._started = time.perf_counter()

@@ -15,7 +15,7 @@ import lightning
 import torch
 
 from lightning_wgen.errors import ConfigError
-from lightning_wgen.fit_ot import read_checkpoint
+from lightning_wgen.loading import read_checkpoint
 from lightning_wgen.zoo import evaluation
 from lightning_wgen.zoo.files import is_remote
 from lightning_wgen.zoo.manifest import Manifest, check_name, default_manifest_path

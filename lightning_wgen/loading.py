@@ -1,0 +1,161 @@
+"""Trained weights from wherever a user has them: a zoo name, a ``.safetensors`` file the zoo
+wrote, or a Lightning checkpoint of ``wgen fit``. Nothing is unpickled: checkpoints are read
+with ``torch.load(weights_only=True)`` and rebuilt from the config they carry.
+
+``load_model`` gives a whole model (``wgen sample``); ``init_weights`` puts another model's
+weights into a freshly configured one (``--model.init_args.init_from``, fine-tuning).
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+
+import torch
+from torch import Tensor
+
+from lightning_wgen.errors import ConfigError
+from lightning_wgen.models.base import GenerativeModule
+
+ZOO_PREFIX = "zoo:"
+
+
+def read_checkpoint(ckpt: Path, flag: str = "--ckpt") -> tuple[bytes, dict]:
+    """The bytes of a ``wgen fit`` checkpoint and its contents, loaded without unpickling code
+    (``torch.load(weights_only=True)``); one line if it is missing or not a checkpoint."""
+    if not ckpt.is_file():
+        raise ConfigError(f"{flag} {ckpt} is not a file; pass a checkpoint of `wgen fit`.")
+    raw = ckpt.read_bytes()
+    try:
+        return raw, torch.load(io.BytesIO(raw), map_location="cpu", weights_only=True)
+    except Exception as err:
+        raise ConfigError(
+            f"{flag} {ckpt} is not a loadable checkpoint ({type(err).__name__}); pass a "
+            "checkpoint of `wgen fit`."
+        ) from None
+
+
+def _zoo_name(source: str) -> str | None:
+    """The zoo name ``source`` refers to: ``zoo:NAME``, or a bare name that is not a file."""
+    if source.startswith(ZOO_PREFIX):
+        return source[len(ZOO_PREFIX) :]
+    if Path(source).suffix in (".ckpt", ".safetensors") or Path(source).exists():
+        return None
+    return source
+
+
+def _safetensors_config(data: bytes, where: str) -> dict:
+    # the header is 8 bytes of length, then JSON whose __metadata__ holds `wgen publish`'s key
+    try:
+        header_len = int.from_bytes(data[:8], "little")
+        header = json.loads(data[8 : 8 + header_len])
+        return json.loads(header["__metadata__"]["wgen"])["config"]
+    except Exception:
+        raise ConfigError(
+            f"{where} is not a safetensors file written by `wgen zoo publish` (no model config "
+            "in its metadata)."
+        ) from None
+
+
+def load_model(
+    source: str | Path,
+    *,
+    map_location: str | torch.device | None = None,
+    ema: bool = True,
+    flag: str = "--model",
+) -> GenerativeModule:
+    """The trained model in eval mode, from a zoo name (``wgan-gp-mnist`` or
+    ``zoo:wgan-gp-mnist``), a zoo ``.safetensors`` file, or a ``wgen fit`` checkpoint.
+
+    ``ema=False`` samples from the trained generator instead of its moving average.
+    """
+    from lightning_wgen.zoo.registry import load_pretrained
+    from lightning_wgen.zoo.weights import build_model, load_state, model_config
+
+    source = str(source)
+    name = _zoo_name(source)
+    if name is not None:
+        return load_pretrained(name, map_location=map_location, ema=ema)
+    path = Path(source)
+    if path.suffix == ".safetensors":
+        if not path.is_file():
+            raise ConfigError(f"{flag} {path} is not a file.")
+        data = path.read_bytes()
+        model = build_model(_safetensors_config(data, str(path)), where=str(path))
+        load_state(model, data, where=str(path))
+    else:
+        _, checkpoint = read_checkpoint(path, flag)
+        config = model_config(checkpoint.get("hyper_parameters", {}), where=str(path))
+        model = build_model(config, where=str(path))
+        _load_matching(model, checkpoint["state_dict"], str(path), allow_missing=())
+        model.generator_steps = int(checkpoint.get("wgen", {}).get("generator_steps", 0))
+    if not ema and getattr(model, "generator_ema", None) is not None:
+        model.generator_ema = None
+    if map_location is not None:
+        model.to(map_location)
+    return model.eval()
+
+
+def source_weights(source: str) -> dict[str, Tensor]:
+    """The tensors of a zoo model (``zoo:NAME``), a zoo ``.safetensors`` file or a ``wgen fit``
+    checkpoint, sha256-checked when from the zoo."""
+    from safetensors.torch import load as load_bytes
+
+    name = _zoo_name(source)
+    if name is not None:
+        from lightning_wgen.zoo.registry import download
+
+        return load_bytes(download(name).read_bytes())
+    path = Path(source)
+    if path.suffix == ".safetensors":
+        if not path.is_file():
+            raise ConfigError(f"init_from {path} is not a file.")
+        try:
+            return load_bytes(path.read_bytes())
+        except Exception as err:
+            raise ConfigError(f"init_from {path} is not a safetensors file ({err}).") from None
+    _, checkpoint = read_checkpoint(path, "init_from")
+    return checkpoint["state_dict"]
+
+
+def init_weights(model: GenerativeModule, source: str) -> list[str]:
+    """Copy the weights of ``source`` (see :func:`source_weights`) into ``model``; the names of
+    the tensors that stayed as initialised (a zoo file has no critic or discriminator; a source
+    without an EMA generator starts the EMA at the loaded generator)."""
+    from lightning_wgen.zoo.weights import TRAINING_ONLY
+
+    tensors = source_weights(source)
+    allowed = TRAINING_ONLY
+    if getattr(model, "generator_ema", None) is None:  # the source's EMA has nowhere to go
+        tensors = {k: v for k, v in tensors.items() if not k.startswith("generator_ema.")}
+    elif not any(k.startswith("generator_ema.") for k in tensors):
+        # AveragedModel copies the generator at its first update while n_averaged is 0
+        allowed = (*TRAINING_ONLY, "generator_ema.")
+    return _load_matching(model, tensors, f"init_from {source}", allow_missing=allowed)
+
+
+def _load_matching(
+    model: GenerativeModule, tensors: dict[str, Tensor], where: str, allow_missing: tuple
+) -> list[str]:
+    """``model.load_state_dict(tensors)`` with one line for the first name or shape that does
+    not fit; returns the model's keys ``tensors`` left alone (allowed by ``allow_missing``)."""
+    own = model.state_dict()
+    for key, value in tensors.items():
+        if key in own and own[key].shape != value.shape:
+            raise ConfigError(
+                f"{where}: {key} has shape {tuple(value.shape)} there but "
+                f"{tuple(own[key].shape)} in the configured {type(model).__name__}; configure "
+                "the networks as the source was trained (`wgen zoo info NAME` shows its config)."
+            )
+    unexpected = [k for k in tensors if k not in own]
+    missing = [k for k in own if k not in tensors]
+    refused = [k for k in missing if not k.startswith(allow_missing)]
+    if unexpected or refused:
+        raise ConfigError(
+            f"{where} does not fit the configured {type(model).__name__}: "
+            f"{len(unexpected)} unexpected tensors {unexpected[:2]}, {len(refused)} missing "
+            f"{refused[:2]}; configure the same family and networks as the source."
+        )
+    model.load_state_dict(tensors, strict=False)
+    return missing

@@ -1,0 +1,130 @@
+"""``wgen sample``: samples or latent walks of a zoo model or a ``wgen fit`` checkpoint, written
+as a picture (``.png``), an array (``.npy``) or a tensor file (``.pt``).
+
+    wgen sample --model wgan-gp-mnist --n 64 --seed 0 --out grid.png
+    wgen sample --model lightning_logs/run/version_0/checkpoints/last.ckpt --n 8 --interpolate
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from lightning_wgen.errors import ConfigError
+from lightning_wgen.loading import load_model
+from lightning_wgen.models.base import GenerativeModule
+
+OUTPUTS = (".png", ".npy", ".pt")
+
+
+def slerp(a: Tensor, b: Tensor, t: Tensor) -> Tensor:
+    """Spherical interpolation between rows of ``a`` and ``b`` at fractions ``t`` ``(T,)``:
+    ``(B, T, d)``. A straight line between two Gaussian draws passes through points of unusually
+    small norm; the great circle keeps the norm a Gaussian draw has (White 2016, "Sampling
+    Generative Networks", Sec. 2.1)."""
+    a_unit = a / a.norm(dim=1, keepdim=True)
+    b_unit = b / b.norm(dim=1, keepdim=True)
+    omega = torch.arccos((a_unit * b_unit).sum(1).clamp(-1.0, 1.0))[:, None, None]  # (B, 1, 1)
+    t = t[None, :, None]
+    sin = torch.sin(omega)
+    straight = sin.abs() < 1e-6  # parallel ends: the circle is the line
+    wa = torch.where(straight, 1 - t, torch.sin((1 - t) * omega) / sin.clamp_min(1e-12))
+    wb = torch.where(straight, t, torch.sin(t * omega) / sin.clamp_min(1e-12))
+    return wa * a[:, None] + wb * b[:, None]
+
+
+@torch.no_grad()
+def latent_walks(
+    model: GenerativeModule, n: int, steps: int, *, seed: int = 0, ema: bool = True
+) -> Tensor:
+    """``n`` walks of ``steps`` samples each (``(n * steps, ...)``, walk by walk) between pairs of
+    prior draws: spherical for Gaussian noise, straight for AE-OT's codes (which are points of
+    the training codes' hull, not Gaussian)."""
+    if n < 1 or steps < 2:
+        raise ConfigError(f"interpolation needs n >= 1 walks of steps >= 2, got {n} and {steps}.")
+    rng = torch.Generator().manual_seed(seed)
+    ends = model.noise(2 * n, generator=rng)
+    a, b = ends[:n], ends[n:]
+    t = torch.linspace(0, 1, steps, device=a.device)
+    gaussian = type(model).noise is GenerativeModule.noise
+    z = slerp(a, b, t) if gaussian else a[:, None] + t[None, :, None] * (b - a)[:, None]
+    net = model.sampling_network(ema)
+    was_training = net.training
+    net.eval()
+    try:
+        return net(z.reshape(n * steps, -1))
+    finally:
+        net.train(was_training)
+
+
+def write(samples: Tensor, out: Path, nrow: int) -> None:
+    """``samples`` to ``out``: a grid (images) or scatter plot (2D points) for ``.png``, the
+    values themselves for ``.npy`` and ``.pt``."""
+    samples = samples.detach().float().cpu()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    if out.suffix == ".npy":
+        np.save(out, samples.numpy())
+    elif out.suffix == ".pt":
+        torch.save(samples, out)
+    else:
+        from PIL import Image
+
+        from lightning_wgen.callbacks.samples import sample_grid, scatter_pixels
+
+        if samples.dim() == 4:
+            pixels = sample_grid(samples, nrow=nrow)
+        elif samples.dim() == 2 and samples.shape[1] == 2:
+            pixels = scatter_pixels(samples, f"{len(samples)} samples")
+        else:
+            raise ConfigError(
+                f"a .png shows images or 2D points, got samples of shape {tuple(samples.shape)};"
+                " write .npy or .pt instead."
+            )
+        Image.fromarray(pixels).save(out)
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="wgen sample",
+        description="Sample from a zoo model or a `wgen fit` checkpoint.",
+    )
+    p.add_argument(
+        "--model", required=True, help="a zoo name (see `wgen zoo list`), .ckpt or .safetensors"
+    )
+    p.add_argument("--n", type=int, default=64, help="samples, or walks with --interpolate")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", default="samples.png", help="a .png, .npy or .pt file")
+    p.add_argument("--interpolate", action="store_true", help="latent walks, one per row")
+    p.add_argument("--steps", type=int, default=8, help="samples per walk (--interpolate)")
+    p.add_argument("--nrow", type=int, help="images per grid row (default: about sqrt(n))")
+    p.add_argument("--no_ema", action="store_true", help="sample the trained generator, not EMA")
+    p.add_argument("--device", default="cpu", help="e.g. cuda")
+    return p
+
+
+def sample_main(argv: list[str]) -> Path:
+    """Run ``wgen sample`` with ``argv`` (the arguments after ``sample``); the written path."""
+    args = parser().parse_args(argv)
+    out = Path(args.out)
+    if out.suffix not in OUTPUTS:
+        raise ConfigError(f"--out {out} must end in one of {', '.join(OUTPUTS)}.")
+    if args.n < 1:
+        raise ConfigError(f"--n must be >= 1, got {args.n}.")
+    model = load_model(args.model, map_location=args.device, ema=not args.no_ema)
+    if not model.can_sample:
+        raise ConfigError(
+            f"{args.model} cannot sample yet (an AEOT without its OT map); run `wgen fit-ot` on it."
+        )
+    if args.interpolate:
+        samples = latent_walks(model, args.n, args.steps, seed=args.seed, ema=not args.no_ema)
+        nrow = args.steps
+    else:
+        samples = model.sample(args.n, seed=args.seed, ema=not args.no_ema)
+        nrow = args.nrow or max(1, round(args.n**0.5))
+    write(samples, out, nrow)
+    print(f"wrote {out} ({tuple(samples.shape)})")
+    return out
