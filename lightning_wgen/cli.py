@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from lightning.pytorch import LightningDataModule, LightningModule, Trainer
-from lightning.pytorch.callbacks import ModelCheckpoint, ProgressBar
+from lightning.pytorch.callbacks import BasePredictionWriter, ModelCheckpoint, ProgressBar
 from lightning.pytorch.cli import LightningArgumentParser, LightningCLI, SaveConfigCallback
 from lightning.pytorch.loggers import WandbLogger
 
@@ -18,6 +18,7 @@ import lightning_wgen.data  # noqa: F401  (registers the DataModules for short c
 import lightning_wgen.models  # noqa: F401  (registers the families for short class names)
 from lightning_wgen.callbacks import GeneratorStepProgressBar
 from lightning_wgen.callbacks.checkpoints import default_checkpoints
+from lightning_wgen.callbacks.predictions import PredictionWriter
 from lightning_wgen.cli_messages import help_epilog, parser_error_line
 from lightning_wgen.errors import WGenError, one_line
 
@@ -54,7 +55,8 @@ class WGenCLI(LightningCLI):
     def instantiate_trainer(self, **kwargs: Any) -> Trainer:
         # Lightning's bar counts data batches; ours counts generator steps. Added unless the
         # config turns the bar off or brings its own; likewise the checkpoints (last.ckpt, and
-        # the best by FID when an ImageEvaluation measures it).
+        # the best by FID when an ImageEvaluation measures it), and for `predict` the writer
+        # of predictions.pt.
         config = self._get(self.config_init, "trainer", default={})
         callbacks = list(config.get("callbacks") or [])
         added = []
@@ -64,6 +66,9 @@ class WGenCLI(LightningCLI):
         wants_checkpoints = config.get("enable_checkpointing") is not False
         if wants_checkpoints and not any(isinstance(c, ModelCheckpoint) for c in callbacks):
             added.extend(default_checkpoints(callbacks))
+        wants_writer = self.subcommand == "predict"
+        if wants_writer and not any(isinstance(c, BasePredictionWriter) for c in callbacks):
+            added.append(PredictionWriter())
         if added:
             kwargs.setdefault("callbacks", [*callbacks, *added])
         return super().instantiate_trainer(**kwargs)
@@ -118,11 +123,6 @@ def main(args: list[str] | None = None) -> None:
             from lightning_wgen.sampling import sample_main
 
             sample_main(argv[1:])
-        elif argv[:1] == ["predict"]:
-            sys.exit(
-                "wgen: error: a generative model predicts nothing from data; draw samples with "
-                "`wgen sample --model CKPT_OR_ZOO_NAME --n N --out FILE.png|.npy|.pt`."
-            )
         elif argv[:1] == ["zoo"]:
             from lightning_wgen.zoo.cli import zoo_main
 

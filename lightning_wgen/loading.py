@@ -28,12 +28,18 @@ def read_checkpoint(ckpt: Path, flag: str = "--ckpt") -> tuple[bytes, dict]:
         raise ConfigError(f"{flag} {ckpt} is not a file; pass a checkpoint of `wgen fit`.")
     raw = ckpt.read_bytes()
     try:
-        return raw, torch.load(io.BytesIO(raw), map_location="cpu", weights_only=True)
+        checkpoint = torch.load(io.BytesIO(raw), map_location="cpu", weights_only=True)
     except Exception as err:
         raise ConfigError(
             f"{flag} {ckpt} is not a loadable checkpoint ({type(err).__name__}); pass a "
             "checkpoint of `wgen fit`."
         ) from None
+    if not isinstance(checkpoint, dict) or "state_dict" not in checkpoint:
+        raise ConfigError(
+            f"{flag} {ckpt} holds no state_dict, so it is not a Lightning checkpoint; pass a "
+            "checkpoint of `wgen fit`."
+        )
+    return raw, checkpoint
 
 
 def _zoo_name(source: str) -> str | None:

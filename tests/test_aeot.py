@@ -272,7 +272,10 @@ def test_wgen_fit_ot_writes_a_new_checkpoint_and_never_overwrites(mnist_dir, tmp
 
 def test_wgen_fit_ot_refuses_other_checkpoints_in_one_line(tmp_path):
     other = tmp_path / "wgan.ckpt"
-    torch.save({"hyper_parameters": {"_class_path": "lightning_wgen.models.WGANGP"}}, other)
+    torch.save(
+        {"state_dict": {}, "hyper_parameters": {"_class_path": "lightning_wgen.models.WGANGP"}},
+        other,
+    )
     with pytest.raises(SystemExit) as exit_info:
         wgen(["fit-ot", "--ckpt", str(other)])
     assert exit_info.value.code == (

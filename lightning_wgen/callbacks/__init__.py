@@ -4,6 +4,7 @@ from lightning_wgen.callbacks.aeot import FitOT
 from lightning_wgen.callbacks.checkpoints import BestEvaluationCheckpoint
 from lightning_wgen.callbacks.evaluation import ImageEvaluation
 from lightning_wgen.callbacks.ot import OTDiagnostics
+from lightning_wgen.callbacks.predictions import PredictionWriter
 from lightning_wgen.callbacks.progress import GeneratorStepProgressBar
 from lightning_wgen.callbacks.samples import ReconstructionGrid, SampleGrid, TrainingCurves
 from lightning_wgen.callbacks.toy import ToyEvaluation, evaluate_toy
@@ -14,6 +15,7 @@ __all__ = [
     "GeneratorStepProgressBar",
     "ImageEvaluation",
     "OTDiagnostics",
+    "PredictionWriter",
     "ReconstructionGrid",
     "SampleGrid",
     "ToyEvaluation",

@@ -210,6 +210,10 @@ class ImageDataModule(L.LightningDataModule):
     def test_dataloader(self) -> DataLoader:
         return self._loader(self._items(*self._split("test"), self.return_labels), train=False)
 
+    def predict_dataloader(self) -> DataLoader:
+        """The test split, for ``wgen predict``."""
+        return self.test_dataloader()
+
     # -- evaluation ---------------------------------------------------------------------------
     def reference_images(
         self, num_images: int, *, split: str = "test", batch_size: int = 250, seed: int = 0

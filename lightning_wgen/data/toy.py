@@ -98,4 +98,9 @@ class ToyDataModule(L.LightningDataModule):
 
     def test_dataloader(self) -> DataLoader:
         """``TEST_SIZE`` held-out points (drawn with ``seed + 1_000_003``), for ``wgen test``."""
-        return DataLoader(self.sample(TEST_SIZE, seed=self.seed + 1_000_003), self.batch_size)
+        points = self.sample(TEST_SIZE, seed=self.seed + 1_000_003)
+        return DataLoader(points, batch_size=self.batch_size)
+
+    def predict_dataloader(self) -> DataLoader:
+        """The test points, for ``wgen predict``."""
+        return self.test_dataloader()

@@ -275,6 +275,11 @@ class AdversarialModule(GenerativeModule):
         """:meth:`validation_step` on the test split (``wgen test``), logged as ``test/``."""
         self.validation_step(batch, batch_idx, prefix="test")
 
+    def predict_step(self, batch: Any, batch_idx: int) -> Tensor:
+        """``wgen predict``: the critic's scores of the data (the test split by default)."""
+        with torch.no_grad():
+            return self.critic_scores(images_of(batch))
+
     # -- checkpointing ----------------------------------------------------------------------------
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:

@@ -213,3 +213,9 @@ class AutoencoderModule(GenerativeModule):
     def test_step(self, batch: Any, batch_idx: int) -> None:
         """:meth:`validation_step` on the test split (``wgen test``), logged as ``test/``."""
         self.validation_step(batch, batch_idx, prefix="test")
+
+    def predict_step(self, batch: Any, batch_idx: int) -> dict[str, Tensor]:
+        """``wgen predict``: codes and reconstructions of the data (the test split by default)."""
+        with torch.no_grad():
+            codes = self.encode(images_of(batch))
+            return {"codes": codes, "reconstructions": self.decoder(codes)}
