@@ -77,7 +77,13 @@ def load_model(
     ``ema=False`` samples from the trained generator instead of its moving average.
     """
     from lightning_wgen.zoo.registry import load_pretrained
-    from lightning_wgen.zoo.weights import build_model, load_state, model_config
+    from lightning_wgen.zoo.weights import (
+        build_model,
+        load_state,
+        load_tensors,
+        model_config,
+        ready_to_sample,
+    )
 
     source = str(source)
     name = _zoo_name(source)
@@ -94,13 +100,9 @@ def load_model(
         _, checkpoint = read_checkpoint(path, flag)
         config = model_config(checkpoint.get("hyper_parameters", {}), where=str(path))
         model = build_model(config, where=str(path))
-        _load_matching(model, checkpoint["state_dict"], str(path), allow_missing=())
+        load_tensors(model, checkpoint["state_dict"], str(path), allow_missing=())
         model.generator_steps = int(checkpoint.get("wgen", {}).get("generator_steps", 0))
-    if not ema and getattr(model, "generator_ema", None) is not None:
-        model.generator_ema = None
-    if map_location is not None:
-        model.to(map_location)
-    return model.eval()
+    return ready_to_sample(model, map_location=map_location, ema=ema)
 
 
 def source_weights(source: str) -> dict[str, Tensor]:
@@ -129,7 +131,7 @@ def init_weights(model: GenerativeModule, source: str) -> list[str]:
     """Copy the weights of ``source`` (see :func:`source_weights`) into ``model``; the names of
     the tensors that stayed as initialised (a zoo file has no critic or discriminator; a source
     without an EMA generator starts the EMA at the loaded generator)."""
-    from lightning_wgen.zoo.weights import TRAINING_ONLY
+    from lightning_wgen.zoo.weights import TRAINING_ONLY, load_tensors
 
     tensors = source_weights(source)
     allowed = TRAINING_ONLY
@@ -138,30 +140,4 @@ def init_weights(model: GenerativeModule, source: str) -> list[str]:
     elif not any(k.startswith("generator_ema.") for k in tensors):
         # AveragedModel copies the generator at its first update while n_averaged is 0
         allowed = (*TRAINING_ONLY, "generator_ema.")
-    return _load_matching(model, tensors, f"init_from {source}", allow_missing=allowed)
-
-
-def _load_matching(
-    model: GenerativeModule, tensors: dict[str, Tensor], where: str, allow_missing: tuple
-) -> list[str]:
-    """``model.load_state_dict(tensors)`` with one line for the first name or shape that does
-    not fit; returns the model's keys ``tensors`` left alone (allowed by ``allow_missing``)."""
-    own = model.state_dict()
-    for key, value in tensors.items():
-        if key in own and own[key].shape != value.shape:
-            raise ConfigError(
-                f"{where}: {key} has shape {tuple(value.shape)} there but "
-                f"{tuple(own[key].shape)} in the configured {type(model).__name__}; configure "
-                "the networks as the source was trained (`wgen zoo info NAME` shows its config)."
-            )
-    unexpected = [k for k in tensors if k not in own]
-    missing = [k for k in own if k not in tensors]
-    refused = [k for k in missing if not k.startswith(allow_missing)]
-    if unexpected or refused:
-        raise ConfigError(
-            f"{where} does not fit the configured {type(model).__name__}: "
-            f"{len(unexpected)} unexpected tensors {unexpected[:2]}, {len(refused)} missing "
-            f"{refused[:2]}; configure the same family and networks as the source."
-        )
-    model.load_state_dict(tensors, strict=False)
-    return missing
+    return load_tensors(model, tensors, f"init_from {source}", allow_missing=allowed)

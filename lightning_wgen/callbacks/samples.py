@@ -18,7 +18,8 @@ from lightning_wgen.errors import ConfigError
 from lightning_wgen.metrics.features import metric_images
 
 
-def _figure_pixels(fig) -> np.ndarray:
+def figure_pixels(fig) -> np.ndarray:
+    """A drawn matplotlib figure as an RGB uint8 picture ``(H, W, 3)``."""
     fig.canvas.draw()
     return np.asarray(fig.canvas.buffer_rgba())[..., :3].copy()
 
@@ -35,7 +36,7 @@ def scatter_pixels(points: torch.Tensor, title: str = "") -> np.ndarray:
     ax.set_aspect("equal")
     ax.set_title(title, fontsize=8)
     fig.tight_layout()
-    pixels = _figure_pixels(fig)
+    pixels = figure_pixels(fig)
     plt.close(fig)
     return pixels
 
@@ -174,7 +175,7 @@ class TrainingCurves(Callback):
         for ax in list(axes.flat)[len(keys) :]:
             ax.axis("off")
         fig.tight_layout()
-        pixels = _figure_pixels(fig)
+        pixels = figure_pixels(fig)
         plt.close(fig)
         return pixels
 

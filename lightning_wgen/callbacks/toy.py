@@ -13,6 +13,7 @@ from lightning.pytorch.callbacks import Callback
 from lightning.pytorch.loggers import CSVLogger
 
 from lightning_wgen.callbacks.logging import log_image
+from lightning_wgen.callbacks.samples import figure_pixels
 from lightning_wgen.errors import ConfigError
 from lightning_wgen.losses import wasserstein_estimate
 from lightning_wgen.metrics.ot import exact_w1
@@ -47,8 +48,8 @@ def evaluate_toy(
     return metrics, fake, real
 
 
-def save_scatter(path: Path, fake: torch.Tensor, real: torch.Tensor, title: str) -> None:
-    """Scatter plot of generated (orange) over real (blue) points, written to ``path``."""
+def scatter_over_real(fake: torch.Tensor, real: torch.Tensor, title: str) -> np.ndarray:
+    """Generated (orange) over real (blue) points, as an RGB uint8 picture ``(H, W, 3)``."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -61,8 +62,18 @@ def save_scatter(path: Path, fake: torch.Tensor, real: torch.Tensor, title: str)
     ax.set_title(title, fontsize=8)
     ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.06), ncol=2, markerscale=4)
     fig.tight_layout()
-    fig.savefig(path)
+    pixels = figure_pixels(fig)
     plt.close(fig)
+    return pixels
+
+
+def save_scatter(path: Path, fake: torch.Tensor, real: torch.Tensor, title: str) -> np.ndarray:
+    """:func:`scatter_over_real` written to ``path`` as a PNG; the picture."""
+    from PIL import Image
+
+    pixels = scatter_over_real(fake, real, title)
+    Image.fromarray(pixels).save(path)
+    return pixels
 
 
 class ToyEvaluation(Callback):
@@ -130,11 +141,9 @@ class ToyEvaluation(Callback):
             f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in self.metrics.items()
         )
         title = f"{type(pl_module).__name__} on {name}, {pl_module.generator_steps} generator steps"
-        save_scatter(out_dir / "toy_scatter.png", self._fake, self._real, f"{title}\n{summary}")
+        path = out_dir / "toy_scatter.png"
+        pixels = save_scatter(path, self._fake, self._real, f"{title}\n{summary}")
         if any(not isinstance(logger, CSVLogger) for logger in trainer.loggers):
-            from PIL import Image
-
-            pixels = np.asarray(Image.open(out_dir / "toy_scatter.png").convert("RGB"))
             log_image(trainer, "toy/scatter", pixels, pl_module.generator_steps)
         print(f"\n{title}: {summary}")
         print(f"wrote {out_dir / 'toy_metrics.json'} and {out_dir / 'toy_scatter.png'}")

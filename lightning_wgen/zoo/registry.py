@@ -12,7 +12,7 @@ from lightning_wgen.errors import ConfigError
 from lightning_wgen.models.base import GenerativeModule
 from lightning_wgen.zoo.files import fetch
 from lightning_wgen.zoo.manifest import Manifest
-from lightning_wgen.zoo.weights import build_model, load_state
+from lightning_wgen.zoo.weights import build_model, load_state, ready_to_sample
 
 ManifestLike = Manifest | str | Path | None
 
@@ -74,8 +74,4 @@ def load_pretrained(
     model = build_model(manifest.entry(name)["config"], where=f"the manifest's config of {name}")
     path = download(name, manifest=manifest)
     load_state(model, path.read_bytes(), where=str(path))
-    if not ema and getattr(model, "generator_ema", None) is not None:
-        model.generator_ema = None
-    if map_location is not None:
-        model.to(map_location)
-    return model.eval()
+    return ready_to_sample(model, map_location=map_location, ema=ema)

@@ -8,6 +8,7 @@ anything else. Weights are never unpickled.
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from lightning.pytorch import LightningDataModule
@@ -98,15 +99,55 @@ def load_state(model: GenerativeModule, data: bytes, where: str) -> GenerativeMo
         tensors = load_bytes(data)
     except Exception as err:
         raise ConfigError(f"{where} is not a safetensors file ({err}).") from None
-    try:
-        result = model.load_state_dict(tensors, strict=False)
-    except RuntimeError as err:  # shapes that do not fit the config's networks
-        first = str(err).strip().splitlines()[-1].strip()
-        raise ConfigError(f"{where} does not fit its config: {first}") from None
-    missing = [k for k in result.missing_keys if not k.startswith(TRAINING_ONLY)]
-    if missing or result.unexpected_keys:
-        raise ConfigError(
-            f"{where} does not fit its config: missing {missing[:3]}, unexpected "
-            f"{result.unexpected_keys[:3]}."
-        )
+    load_tensors(model, tensors, where, allow_missing=TRAINING_ONLY)
     return model
+
+
+def load_tensors(
+    model: GenerativeModule, tensors: dict[str, Tensor], where: str, allow_missing: tuple
+) -> list[str]:
+    """``model.load_state_dict(tensors)`` with one line for the first name or shape that does
+    not fit; returns the model's keys ``tensors`` left alone (allowed by ``allow_missing``).
+
+    Shapes are left to ``load_state_dict``: modules such as AE-OT's map resize their buffers
+    to what they load."""
+    own = model.state_dict()
+    unexpected = [k for k in tensors if k not in own]
+    missing = [k for k in own if k not in tensors]
+    refused = [k for k in missing if not k.startswith(allow_missing)]
+    if unexpected or refused:
+        raise ConfigError(
+            f"{where} does not fit the configured {type(model).__name__}: "
+            f"{len(unexpected)} unexpected tensors {unexpected[:2]}, {len(refused)} missing "
+            f"{refused[:2]}; configure the same family and networks as the source."
+        )
+    try:
+        model.load_state_dict(tensors, strict=False)
+    except RuntimeError as err:
+        size = re.search(
+            r"size mismatch for ([\w.]+): copying a param with shape torch\.Size\(\[([^\]]*)\]\)"
+            r" from checkpoint, the shape in current model is torch\.Size\(\[([^\]]*)\]\)",
+            str(err),
+        )
+        what = (
+            f"{size[1]} has shape ({size[2]}) there but ({size[3]}) in"
+            if size
+            else f"{str(err).strip().splitlines()[-1].strip()}; it does not fit"
+        )
+        raise ConfigError(
+            f"{where}: {what} the configured {type(model).__name__}; configure the networks as "
+            "the source was trained (`wgen zoo info NAME` shows its config)."
+        ) from None
+    return missing
+
+
+def ready_to_sample(
+    model: GenerativeModule, *, map_location: Any = None, ema: bool = True
+) -> GenerativeModule:
+    """``model`` in eval mode on ``map_location``; ``ema=False`` drops the EMA generator, so that
+    sampling uses the trained generator's own weights."""
+    if not ema and getattr(model, "generator_ema", None) is not None:
+        model.generator_ema = None
+    if map_location is not None:
+        model.to(map_location)
+    return model.eval()
