@@ -51,15 +51,16 @@ def _zoo_name(source: str) -> str | None:
     return source
 
 
-def _safetensors_config(data: bytes, where: str) -> dict:
-    # the header is 8 bytes of length, then JSON whose __metadata__ holds `wgen publish`'s key
+def _safetensors_config(path: Path) -> dict:
+    """The model config `wgen zoo publish` keeps in a safetensors file's metadata."""
+    from safetensors import safe_open
+
     try:
-        header_len = int.from_bytes(data[:8], "little")
-        header = json.loads(data[8 : 8 + header_len])
-        return json.loads(header["__metadata__"]["wgen"])["config"]
+        with safe_open(str(path), framework="pt") as f:
+            return json.loads(f.metadata()["wgen"])["config"]
     except Exception:
         raise ConfigError(
-            f"{where} is not a safetensors file written by `wgen zoo publish` (no model config "
+            f"{path} is not a safetensors file written by `wgen zoo publish` (no model config "
             "in its metadata)."
         ) from None
 
@@ -93,9 +94,8 @@ def load_model(
     if path.suffix == ".safetensors":
         if not path.is_file():
             raise ConfigError(f"{flag} {path} is not a file.")
-        data = path.read_bytes()
-        model = build_model(_safetensors_config(data, str(path)), where=str(path))
-        load_state(model, data, where=str(path))
+        model = build_model(_safetensors_config(path), where=str(path))
+        load_state(model, path.read_bytes(), where=str(path))
     else:
         _, checkpoint = read_checkpoint(path, flag)
         config = model_config(checkpoint.get("hyper_parameters", {}), where=str(path))

@@ -52,13 +52,7 @@ def latent_walks(
     t = torch.linspace(0, 1, steps, device=a.device)
     gaussian = type(model).noise is GenerativeModule.noise
     z = slerp(a, b, t) if gaussian else a[:, None] + t[None, :, None] * (b - a)[:, None]
-    net = model.sampling_network(ema)
-    was_training = net.training
-    net.eval()
-    try:
-        return net(z.reshape(n * steps, -1))
-    finally:
-        net.train(was_training)
+    return model.generate(z.reshape(n * steps, -1), ema=ema)
 
 
 def write(samples: Tensor, out: Path, nrow: int) -> None:

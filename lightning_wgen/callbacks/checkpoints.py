@@ -38,7 +38,8 @@ class BestEvaluationCheckpoint(ModelCheckpoint):
     def _after_evaluation(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         step = getattr(pl_module, "generator_steps", -1)
         evaluated = any(
-            isinstance(cb, ImageEvaluation) and cb._last_step == step for cb in trainer.callbacks
+            isinstance(cb, ImageEvaluation) and cb.last_evaluated_step == step
+            for cb in trainer.callbacks
         )
         candidates = self._monitor_candidates(trainer)
         if not evaluated or step == self._saved_step or self.monitor not in candidates:

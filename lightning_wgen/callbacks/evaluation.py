@@ -79,6 +79,11 @@ class ImageEvaluation(Callback):
             extractor = feature_extractor(self.feature_extractor, self.weights_path, self.download)
             self.quality = ImageQuality(extractor, self.metric_names)
 
+    @property
+    def last_evaluated_step(self) -> int:
+        """The generator step of the latest evaluation (-1 before the first)."""
+        return self._last_step
+
     def evaluate(self, trainer: L.Trainer, pl_module: L.LightningModule) -> dict[str, float]:
         """Compute, log and record the metrics now."""
         datamodule = trainer.datamodule

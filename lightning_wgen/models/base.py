@@ -150,13 +150,18 @@ class GenerativeModule(L.LightningModule):
         if n < 1:
             raise ConfigError(f"sample: n must be >= 1, got {n}.")
         rng = torch.Generator().manual_seed(seed) if seed is not None else None
+        for start in range(0, n, batch_size):
+            yield self.generate(self.noise(min(batch_size, n - start), generator=rng), ema=ema)
+
+    @torch.no_grad()
+    def generate(self, z: Tensor, *, ema: bool = True) -> Tensor:
+        """The sampling network on given noise (or AE-OT codes) ``z`` ``(B, latent_dim)``, in
+        eval mode for the call: what :meth:`sample` does after drawing ``z``."""
         net = self.sampling_network(ema)
         was_training = net.training
         net.eval()
         try:
-            for start in range(0, n, batch_size):
-                with torch.no_grad():
-                    yield net(self.noise(min(batch_size, n - start), generator=rng))
+            return net(z)
         finally:
             net.train(was_training)
 
