@@ -1,7 +1,7 @@
 """Callbacks: thin wrappers that decide when to evaluate and where to log."""
 
 from lightning_wgen.callbacks.aeot import FitOT
-from lightning_wgen.callbacks.checkpoints import BestEvaluationCheckpoint
+from lightning_wgen.callbacks.checkpoints import BestEvaluationCheckpoint, LastCheckpoint
 from lightning_wgen.callbacks.evaluation import ImageEvaluation
 from lightning_wgen.callbacks.ot import OTDiagnostics
 from lightning_wgen.callbacks.predictions import PredictionWriter
@@ -11,6 +11,7 @@ from lightning_wgen.callbacks.toy import ToyEvaluation, evaluate_toy
 
 __all__ = [
     "BestEvaluationCheckpoint",
+    "LastCheckpoint",
     "FitOT",
     "GeneratorStepProgressBar",
     "ImageEvaluation",

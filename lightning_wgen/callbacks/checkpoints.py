@@ -2,16 +2,67 @@
 
 from __future__ import annotations
 
+import time
+from pathlib import Path
+
 import lightning as L
 from lightning.pytorch.callbacks import ModelCheckpoint
+from lightning.pytorch.trainer.states import TrainerFn
+from lightning.pytorch.utilities.exceptions import SIGTERMException
 
 from lightning_wgen.callbacks.evaluation import ImageEvaluation
 
 
-def last_checkpoint() -> ModelCheckpoint:
-    """``<log_dir>/checkpoints/last.ckpt``, rewritten at every epoch end and when training stops
-    (``max_generator_steps`` ends the epoch it is reached in)."""
-    return ModelCheckpoint(save_last=True, save_top_k=0, save_on_train_epoch_end=True)
+class LastCheckpoint(ModelCheckpoint):
+    """``<log_dir>/checkpoints/last.ckpt``: rewritten at every epoch end, every
+    ``every_minutes`` of training (toy data sets never end an epoch), when training stops
+    (``max_generator_steps`` ends the epoch it is reached in) and when the process is sent
+    SIGTERM (Lightning stops between generator steps, so the file resumes cleanly).
+
+    Lightning's own ``save_last=True`` writes ``last.ckpt`` only beside a top-k checkpoint, so
+    without one it would appear only at the end of training and a run killed before then would
+    lose everything; here the single "top-k" file is ``last.ckpt`` itself. Lightning writes it
+    atomically (a temporary file, then a rename), so a kill mid-write keeps the previous one.
+    """
+
+    def __init__(self, dirpath: str | None = None, every_minutes: float = 10.0) -> None:
+        if not every_minutes >= 0:
+            raise ValueError(
+                f"LastCheckpoint: every_minutes must be >= 0 (0 writes after every generator "
+                f"step), got {every_minutes}"
+            )
+        super().__init__(
+            dirpath=dirpath,
+            filename="last",
+            save_top_k=1,
+            every_n_epochs=1,
+            save_on_train_epoch_end=True,
+            enable_version_counter=False,
+        )
+        self.every_minutes = every_minutes
+        self._written_at = time.monotonic()
+
+    def _write(self, trainer: L.Trainer) -> None:
+        trainer.save_checkpoint(str(Path(self.dirpath) / "last.ckpt"))
+        self._written_at = time.monotonic()
+
+    def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        super().on_train_start(trainer, pl_module)
+        self._written_at = time.monotonic()
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
+        due = time.monotonic() - self._written_at >= 60 * self.every_minutes
+        if due and not trainer.sanity_checking and self.dirpath:
+            self._write(trainer)
+
+    def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        super().on_train_epoch_end(trainer, pl_module)
+        self._written_at = time.monotonic()
+
+    def on_exception(self, trainer: L.Trainer, pl_module: L.LightningModule, exception) -> None:
+        fitting = trainer.state.fn == TrainerFn.FITTING
+        if fitting and isinstance(exception, SIGTERMException) and self.dirpath:
+            self._write(trainer)
 
 
 class BestEvaluationCheckpoint(ModelCheckpoint):
@@ -63,7 +114,7 @@ class BestEvaluationCheckpoint(ModelCheckpoint):
 def default_checkpoints(callbacks: list) -> list[ModelCheckpoint]:
     """What ``wgen fit`` adds when the config brings no ModelCheckpoint: ``last.ckpt``, and the
     best by FID when an :class:`ImageEvaluation` measures one."""
-    added = [last_checkpoint()]
+    added: list[ModelCheckpoint] = [LastCheckpoint()]
     for cb in callbacks:
         if isinstance(cb, ImageEvaluation) and "fid" in cb.metric_names:
             suffix = "" if cb.feature_extractor == "inception" else f"_{cb.feature_extractor}"
