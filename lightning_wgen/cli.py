@@ -71,6 +71,10 @@ class WGenCLI(LightningCLI):
             added.append(PredictionWriter())
         if added:
             kwargs.setdefault("callbacks", [*callbacks, *added])
+        # The critic's updates leave the generator without gradients and the generator's the
+        # critic: under plain "ddp" Lightning would stop at the first backward pass.
+        if config.get("strategy") == "ddp":
+            kwargs.setdefault("strategy", "ddp_find_unused_parameters_true")
         return super().instantiate_trainer(**kwargs)
 
 

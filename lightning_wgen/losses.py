@@ -47,6 +47,8 @@ def gradient_penalty(
     *,
     one_sided: bool = False,
     target: float = 1.0,
+    grad_scale: Tensor | float | None = None,
+    alpha: Tensor | None = None,
 ) -> Tensor:
     """Gradient penalty of WGAN-GP, without its weight lambda.
 
@@ -61,30 +63,41 @@ def gradient_penalty(
 
     The norm runs over all non-batch dimensions. The gradient graph is kept (``create_graph=True``)
     so that the penalty can be back-propagated into the critic's parameters. Both inputs are
-    detached: the penalty trains the critic only.
+    detached: the penalty trains the critic only. ``grad_scale``: see :func:`critic_slopes`;
+    ``alpha``: see :func:`random_interpolates`.
     """
     if real.shape != fake.shape:
         raise ConfigError(
             f"gradient_penalty: real and fake batches must have the same shape, got "
             f"{tuple(real.shape)} and {tuple(fake.shape)}; pass equally sized batches."
         )
-    interpolates = random_interpolates(real, fake)
-    excess = critic_slopes(critic, interpolates, create_graph=True) - target
+    interpolates = random_interpolates(real, fake, alpha=alpha)
+    slopes = critic_slopes(critic, interpolates, create_graph=True, grad_scale=grad_scale)
+    excess = slopes - target
     if one_sided:
         excess = excess.clamp(min=0.0)
     return excess.square().mean()
 
 
 def random_interpolates(
-    real: Tensor, fake: Tensor, generator: torch.Generator | None = None
+    real: Tensor,
+    fake: Tensor,
+    generator: torch.Generator | None = None,
+    *,
+    alpha: Tensor | None = None,
 ) -> Tensor:
     """``alpha * real + (1 - alpha) * fake`` with one ``alpha ~ U[0, 1]`` per sample, detached.
 
     The sampling distribution of the WGAN-GP penalty (Gulrajani et al. 2017, Algorithm 1, l. 6-8).
-    ``generator`` (a CPU ``torch.Generator``) makes the draw reproducible.
+    ``generator`` (a CPU ``torch.Generator``) makes the draw reproducible; ``alpha`` ``(B,)``
+    gives the weights instead (the modules draw them sharded under DDP). Under mixed precision the
+    generator's samples come in half precision; the points are made in ``real``'s dtype.
     """
-    alpha = _uniform(_per_sample_shape(real), real, generator)
-    return torch.lerp(fake.detach(), real.detach(), alpha)
+    if alpha is None:
+        alpha = _uniform(_per_sample_shape(real), real, generator)
+    else:
+        alpha = alpha.reshape(_per_sample_shape(real)).to(real.dtype)
+    return torch.lerp(fake.detach().to(real.dtype), real.detach(), alpha)
 
 
 def _per_sample_shape(x: Tensor) -> tuple[int, ...]:
@@ -101,22 +114,41 @@ def _uniform(shape: tuple[int, ...], like: Tensor, generator: torch.Generator | 
 
 
 def critic_slopes(
-    critic: Callable[[Tensor], Tensor], points: Tensor, *, create_graph: bool = False
+    critic: Callable[[Tensor], Tensor],
+    points: Tensor,
+    *,
+    create_graph: bool = False,
+    grad_scale: Tensor | float | None = None,
 ) -> Tensor:
     """Per-sample input-gradient norms ``||grad_x f(x)||_2`` ``(B,)`` of ``critic`` at ``points``.
 
-    The norm runs over all non-batch dimensions. With ``create_graph`` the result can be
-    back-propagated into the critic's parameters (for a penalty); without, it is a diagnostic.
+    The norm runs over all non-batch dimensions, in float32. With ``create_graph`` the result can
+    be back-propagated into the critic's parameters (for a penalty); without, it is a diagnostic.
+
+    ``grad_scale``: under ``16-mixed`` the loss scale of the GradScaler. The input gradient is
+    then taken of the scaled scores and divided by the scale, so that small float16 gradients do
+    not flush to zero (PyTorch's AMP examples, "Gradient penalty"); an overflow gives an inf
+    penalty, and the scaler skips that step and lowers its scale.
     """
     points = points.detach().requires_grad_(True)
     with torch.enable_grad():
-        scores = critic(points)
-        (grad,) = torch.autograd.grad(scores.sum(), points, create_graph=create_graph)
+        total = critic(points).float().sum()
+        if grad_scale is not None:
+            total = total * grad_scale
+        (grad,) = torch.autograd.grad(total, points, create_graph=create_graph)
+    grad = grad.float()
+    if grad_scale is not None:
+        grad = grad / grad_scale
     return torch.linalg.vector_norm(grad.flatten(1), dim=1)
 
 
 def divergence_penalty(
-    critic: Callable[[Tensor], Tensor], real: Tensor, fake: Tensor, *, power: float = 6.0
+    critic: Callable[[Tensor], Tensor],
+    real: Tensor,
+    fake: Tensor,
+    *,
+    power: float = 6.0,
+    grad_scale: Tensor | float | None = None,
 ) -> Tensor:
     """The gradient term of WGAN-div, without its weight k.
 
@@ -128,8 +160,10 @@ def divergence_penalty(
 
     The paper's defaults are k = 2 and p = 6. Unlike the WGAN-GP penalty this is not a Lipschitz
     constraint: the critic's slopes are pushed towards zero on the data's support.
+    ``grad_scale``: see :func:`critic_slopes`.
     """
-    slopes = critic_slopes(critic, torch.cat([real, fake]), create_graph=True)
+    points = torch.cat([real, fake.to(real.dtype)])
+    slopes = critic_slopes(critic, points, create_graph=True, grad_scale=grad_scale)
     return slopes.pow(power).mean()
 
 
@@ -148,7 +182,11 @@ def perturbed_interpolates(real: Tensor, generator: torch.Generator | None = Non
 
 
 def dragan_penalty(
-    critic: Callable[[Tensor], Tensor], real: Tensor, *, target: float = 1.0
+    critic: Callable[[Tensor], Tensor],
+    real: Tensor,
+    *,
+    target: float = 1.0,
+    grad_scale: Tensor | float | None = None,
 ) -> Tensor:
     """DRAGAN's gradient penalty, without its weight lambda (10 in the paper).
 
@@ -157,8 +195,10 @@ def dragan_penalty(
         penalty = E_{x_p} (||grad_x D(x_p)||_2 - k)^2,   x_p ~ perturbed_interpolates(x_real)
 
     with k = ``target`` = 1: the WGAN-GP form, taken around the real data only.
+    ``grad_scale``: see :func:`critic_slopes`.
     """
-    slopes = critic_slopes(critic, perturbed_interpolates(real), create_graph=True)
+    points = perturbed_interpolates(real)
+    slopes = critic_slopes(critic, points, create_graph=True, grad_scale=grad_scale)
     return (slopes - target).square().mean()
 
 

@@ -31,6 +31,8 @@ DATAMODULES = [
 
 
 def wgen(*args: str, ok: bool = True, **env: str) -> subprocess.CompletedProcess:
+    stray = ROOT / "config.yaml"  # where a run without logger or default_root_dir saves its config
+    existed = stray.exists()
     result = subprocess.run(
         [sys.executable, "-m", "lightning_wgen.cli", *args],
         cwd=ROOT,
@@ -41,6 +43,7 @@ def wgen(*args: str, ok: bool = True, **env: str) -> subprocess.CompletedProcess
     )
     if ok:
         assert result.returncode == 0, result.stderr[-3000:]
+    assert existed or not stray.exists(), f"wgen {args[0]} wrote {stray} into the repository"
     return result
 
 
@@ -73,6 +76,7 @@ def test_fit_writes_last_ckpt_and_resume_continues_at_its_step(tmp_path):
     assert min(steps) == 10 and max(steps) == 19  # logged at steps 10..19, none from 0
 
     tested = wgen("test", "--config", QUICKSTART, "--trainer.logger=false",
+                  f"--trainer.default_root_dir={tmp_path}",
                   "--ckpt_path", str(second / "checkpoints" / "last.ckpt"))  # fmt: skip
     assert "test/w_estimate" in tested.stdout  # on 2,500 held-out points
 
@@ -99,6 +103,7 @@ def test_fit_on_mnist_then_sample_from_its_checkpoint(mnist_dir, tmp_path):
     assert saved_step(ckpt) == 3
     validated = wgen(
         "validate", "--config", "configs/zoo/wgan_gp_mnist.yaml", "--trainer.logger=false",
+        f"--trainer.default_root_dir={tmp_path}",
         f"--data.init_args.data_dir={mnist_dir}", "--data.init_args.val_split=64",
         "--ckpt_path", str(ckpt),
     )  # fmt: skip

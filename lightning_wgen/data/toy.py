@@ -50,15 +50,21 @@ def sample_toy(name: str, n: int, generator: torch.Generator | None = None) -> T
 
 
 class _ToyBatches(IterableDataset):
-    """An endless stream of ready-made batches (collation would cost more than generation)."""
+    """An endless stream of ready-made batches (collation would cost more than generation).
 
-    def __init__(self, name: str, batch_size: int, seed: int) -> None:
+    Under DDP each of the ``world`` processes draws the global batch of ``world * batch_size``
+    points from the same stream and keeps rows ``rank, rank + world, ...``: together they see
+    what one process with the global batch would.
+    """
+
+    def __init__(self, name: str, batch_size: int, seed: int, rank: int = 0, world: int = 1):
         self.name, self.batch_size, self.seed = name, batch_size, seed
+        self.rank, self.world = rank, world
 
     def __iter__(self) -> Iterator[Tensor]:
         rng = torch.Generator().manual_seed(self.seed)
         while True:
-            yield sample_toy(self.name, self.batch_size, rng)
+            yield sample_toy(self.name, self.world * self.batch_size, rng)[self.rank :: self.world]
 
 
 TEST_SIZE = 2500
@@ -69,7 +75,7 @@ class ToyDataModule(L.LightningDataModule):
 
     Args:
         name: one of ``grid25``, ``ring8``, ``swissroll``.
-        batch_size: samples per critic batch.
+        batch_size: samples per critic batch (per process under DDP).
         seed: seed of the training stream.
     """
 
@@ -94,7 +100,10 @@ class ToyDataModule(L.LightningDataModule):
         return sample_toy(self.name, n, torch.Generator().manual_seed(seed))
 
     def train_dataloader(self) -> DataLoader:
-        return DataLoader(_ToyBatches(self.name, self.batch_size, self.seed), batch_size=None)
+        trainer = self.trainer
+        rank, world = (trainer.global_rank, trainer.world_size) if trainer else (0, 1)
+        stream = _ToyBatches(self.name, self.batch_size, self.seed, rank, world)
+        return DataLoader(stream, batch_size=None)
 
     def test_dataloader(self) -> DataLoader:
         """``TEST_SIZE`` held-out points (drawn with ``seed + 1_000_003``), for ``wgen test``."""

@@ -182,6 +182,15 @@ class AdversarialModule(GenerativeModule):
         """
         return self.generator_loss(self.critic(fake))
 
+    @property
+    def grad_scale(self) -> Tensor | None:
+        """The loss scale of ``precision="16-mixed"`` as a tensor (read without a host sync), or
+        ``None``: penalties take their input gradients of the scaled scores and unscale them
+        (:func:`~lightning_wgen.losses.critic_slopes`)."""
+        trainer = self._trainer
+        scaler = getattr(trainer.precision_plugin, "scaler", None) if trainer else None
+        return None if scaler is None else scaler.scale(torch.ones((), device=self.device))
+
     def after_critic_step(self) -> None:
         """Hook run after every critic update (weight clipping goes here)."""
 
@@ -230,7 +239,7 @@ class AdversarialModule(GenerativeModule):
             real = self._next_real_batch(dataloader_iter)
             self._batch_size = real.shape[0]
             with torch.no_grad():
-                fake = self.generator(self.noise(self._batch_size))
+                fake = self.generator(self.training_noise(self._batch_size))
             if real.shape[1:] != fake.shape[1:]:
                 raise ConfigError(
                     f"the data gives samples of shape {tuple(real.shape[1:])} but the generator "
@@ -246,7 +255,7 @@ class AdversarialModule(GenerativeModule):
             logs["critic/loss"] = loss.detach()
 
         with self.toggled_optimizer(opt_g):
-            fake = self.generator(self.noise(self._batch_size))
+            fake = self.generator(self.training_noise(self._batch_size))
             g_loss = self.generator_objective(fake, real)
             opt_g.zero_grad(set_to_none=True)
             self.manual_backward(g_loss)

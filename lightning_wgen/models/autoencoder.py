@@ -154,7 +154,7 @@ class AutoencoderModule(GenerativeModule):
         mean, logvar = self.posterior(x)
         if logvar is None:
             return mean, None
-        return mean + torch.randn_like(mean) * (0.5 * logvar).exp(), (mean, logvar)
+        return mean + self.training_randn_like(mean) * (0.5 * logvar).exp(), (mean, logvar)
 
     # -- optimisation -----------------------------------------------------------------------------
 
@@ -197,7 +197,7 @@ class AutoencoderModule(GenerativeModule):
     @torch.no_grad()
     def latent_mmd(self, codes: Tensor) -> Tensor:
         """IMQ MMD between ``codes`` and as many prior samples: ``ae/latent_mmd``."""
-        return mmd_unbiased(codes, torch.randn_like(codes))
+        return mmd_unbiased(codes, self.training_randn_like(codes))
 
     def validation_step(self, batch: Any, batch_idx: int, prefix: str = "val") -> None:
         """Reconstruction cost of held-out images and the MMD of their codes (``val/``)."""

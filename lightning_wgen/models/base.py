@@ -132,6 +132,29 @@ class GenerativeModule(L.LightningModule):
             return torch.randn(n, self.latent_dim, device=self.device)
         return torch.randn(n, self.latent_dim, generator=generator).to(self.device)
 
+    def shard_rows(self, n: int, draw: Callable[[int], Tensor]) -> Tensor:
+        """``draw(n)`` for a training batch of ``n`` rows, made the same under DDP as in one
+        process: with W processes (all seeded alike) each draws the ``W * n`` rows of the global
+        batch and keeps rows ``rank, rank + W, ...``, as DistributedSampler deals out the data, so a
+        W-process run with batch ``n`` equals one process with batch ``W * n``."""
+        trainer = self._trainer
+        world = trainer.world_size if trainer is not None else 1
+        if world == 1:
+            return draw(n)
+        return draw(world * n)[trainer.global_rank :: world]
+
+    def training_noise(self, n: int) -> Tensor:
+        """:meth:`noise` for a training batch of ``n``, sharded under DDP (:meth:`shard_rows`)."""
+        return self.shard_rows(n, self.noise)
+
+    def training_randn_like(self, x: Tensor) -> Tensor:
+        """``torch.randn_like(x)`` for a training batch ``x``, sharded under DDP by rows."""
+
+        def draw(n: int) -> Tensor:
+            return torch.randn(n, *x.shape[1:], device=x.device, dtype=x.dtype)
+
+        return self.shard_rows(x.shape[0], draw)
+
     @torch.no_grad()
     def sample(
         self, n: int, *, seed: int | None = None, ema: bool = True, batch_size: int = 1024

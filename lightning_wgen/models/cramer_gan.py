@@ -48,7 +48,7 @@ class CramerGAN(AdversarialModule):
         return h
 
     def _other_fake(self, n: int) -> Tensor:
-        return self.generator(self.noise(n))
+        return self.generator(self.training_noise(n))
 
     def critic_scores(self, x: Tensor) -> Tensor:
         """``f(x)`` against a fresh generated reference batch (the critic of Algorithm 1)."""
@@ -65,7 +65,7 @@ class CramerGAN(AdversarialModule):
             return cramer_critic(self.features(x), h_other)
 
         real_scores, fake_scores = critic(real), critic(fake)
-        penalty = gradient_penalty(critic, real, fake)
+        penalty = gradient_penalty(critic, real, fake, grad_scale=self.grad_scale)
         loss = wasserstein_critic_loss(real_scores, fake_scores) + self.penalty_weight * penalty
         logs = {
             "critic/w_estimate": wasserstein_estimate(real_scores, fake_scores).detach(),

@@ -52,4 +52,4 @@ class DRAGAN(GAN):
         self.set_penalty_weight(gp_weight, "gp_weight", 10.0)
 
     def critic_penalty(self, real: Tensor, fake: Tensor) -> Tensor:
-        return dragan_penalty(self.critic, real)
+        return dragan_penalty(self.critic, real, grad_scale=self.grad_scale)

@@ -51,7 +51,7 @@ class LatentAdversarialModule(AutoencoderModule):
 
     def update_discriminator(self, codes: Tensor, logs: dict[str, Tensor]) -> None:
         optimizer = self.optimizer_list()[1]
-        loss = self.discriminator_loss(torch.randn_like(codes), codes)
+        loss = self.discriminator_loss(self.training_randn_like(codes), codes)
         optimizer.zero_grad(set_to_none=True)
         self.manual_backward(loss)
         optimizer.step()

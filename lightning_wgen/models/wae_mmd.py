@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import torch
 from torch import Tensor, nn
 
 from lightning_wgen.errors import ConfigError
@@ -37,4 +36,4 @@ class WAEMMD(AutoencoderModule):
         self.kernel = kernel
 
     def latent_penalty(self, codes: Tensor, posterior: tuple[Tensor, Tensor] | None) -> Tensor:
-        return mmd_unbiased(codes, torch.randn_like(codes), self.kernel)
+        return mmd_unbiased(codes, self.training_randn_like(codes), self.kernel)

@@ -40,4 +40,4 @@ class WGANDiv(AdversarialModule):
         self.p = p
 
     def critic_penalty(self, real: Tensor, fake: Tensor) -> Tensor:
-        return divergence_penalty(self.critic, real, fake, power=self.p)
+        return divergence_penalty(self.critic, real, fake, power=self.p, grad_scale=self.grad_scale)

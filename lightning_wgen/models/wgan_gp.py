@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import torch
 from torch import Tensor, nn
 
 from lightning_wgen.losses import gradient_penalty
@@ -36,4 +37,15 @@ class WGANGP(AdversarialModule):
         self.one_sided = one_sided
 
     def critic_penalty(self, real: Tensor, fake: Tensor) -> Tensor:
-        return gradient_penalty(self.critic, real, fake, one_sided=self.one_sided)
+        alpha = self.shard_rows(real.shape[0], self._uniform)
+        return gradient_penalty(
+            self.critic,
+            real,
+            fake,
+            one_sided=self.one_sided,
+            grad_scale=self.grad_scale,
+            alpha=alpha,
+        )
+
+    def _uniform(self, n: int) -> Tensor:
+        return torch.rand(n, device=self.device)

@@ -1,0 +1,244 @@
+"""Training steps per second of our modules against minimal plain-PyTorch loops.
+
+    python benchmarks/train_throughput.py [--steps 30 --repeats 3 --threads 2]
+
+Two pairs, each run side by side in one process on the same in-memory data tensor (random
+images in [-1, 1]: the speed does not depend on the values), with the same networks (copies of
+one initialisation), batch, optimizers and schedule:
+
+- ``wgan_gp``: :class:`~lightning_wgen.WGANGP` under a Lightning ``Trainer`` against a bare loop
+  of Gulrajani et al.'s Algorithm 1 (DCGAN networks at 28x28, base width 64, layer-norm critic,
+  batch 64, n_critic 5, lambda 10, Adam 1e-4 (0, 0.9)). One step is one generator step.
+- ``wae_mmd``: :class:`~lightning_wgen.WAEMMD` against a bare loop of Tolstikhin et al.'s
+  Algorithm 2 (the zoo's convolutional encoder and decoder, 8-d codes, batch 64, IMQ kernel,
+  lambda 10, Adam 1e-3). One step is one autoencoder update.
+
+Our module gets its batches from a DataLoader that slices the tensor (no collation), so the ratio
+is that of the module and Lightning's loop alone; ``benchmarks/data_loading.py`` measures the
+data path. Each repetition times ``--steps`` steps after ``--warmup`` untimed ones, ours then the
+plain loop, in turns; the printed ratio is ours / plain in steps per second, mean ± standard
+deviation over the repetitions (1.0: no overhead). The process's peak resident memory is printed
+at the end. Results go to ``benchmarks/results/train_throughput.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import platform
+import resource
+import statistics
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import lightning as L
+import torch
+from common import bare_trainer, spread
+from torch import Tensor
+from torch.utils.data import DataLoader, IterableDataset
+
+from lightning_wgen import WAEMMD, WGANGP
+from lightning_wgen.nets import ConvDecoder, ConvEncoder, DCGANCritic, DCGANGenerator
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "benchmarks" / "results" / "train_throughput.json"
+BATCH = 64
+
+
+class Slices(IterableDataset):
+    """Consecutive ``batch``-row slices of ``data``, round and round."""
+
+    def __init__(self, data: Tensor, batch: int) -> None:
+        self.data, self.batch = data, batch
+
+    def __iter__(self) -> Iterator[Tensor]:
+        start = 0
+        while True:
+            if start + self.batch > len(self.data):
+                start = 0
+            yield self.data[start : start + self.batch]
+            start += self.batch
+
+
+def batches(data: Tensor) -> Iterator[Tensor]:
+    return iter(Slices(data, BATCH))
+
+
+class StepClock(L.Callback):
+    """Wall-clock time of the steps after the first ``warmup``."""
+
+    def __init__(self, warmup: int) -> None:
+        self.warmup, self.started, self.ended = warmup, None, None
+
+    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx):
+        if pl_module.generator_steps == self.warmup:
+            self.started = time.perf_counter()
+
+    def on_train_end(self, trainer, pl_module):
+        self.ended = time.perf_counter()
+
+
+def time_ours(module: L.LightningModule, data: Tensor, warmup: int, steps: int) -> float:
+    """Steps per second of ``module`` under a bare Trainer (no logger, checkpoint or bar)."""
+    module.max_generator_steps = warmup + steps
+    clock = StepClock(warmup)
+    trainer = bare_trainer()
+    trainer.callbacks.append(clock)
+    loader = DataLoader(Slices(data, BATCH), batch_size=None)
+    trainer.fit(module, train_dataloaders=loader)
+    return steps / (clock.ended - clock.started)
+
+
+def time_plain(step: Callable[[], None], warmup: int, steps: int) -> float:
+    for _ in range(warmup):
+        step()
+    start = time.perf_counter()
+    for _ in range(steps):
+        step()
+    return steps / (time.perf_counter() - start)
+
+
+# -- WGAN-GP ---------------------------------------------------------------------------------
+
+
+def wgan_gp_pair(data: Tensor) -> tuple[Callable[[], L.LightningModule], Callable[[], Callable]]:
+    torch.manual_seed(0)
+    generator = DCGANGenerator(latent_dim=128, channels=1, image_size=28)
+    critic = DCGANCritic(channels=1, image_size=28, norm="layer")
+
+    def ours() -> L.LightningModule:
+        return WGANGP(copy.deepcopy(generator), copy.deepcopy(critic), gp_weight=10.0, n_critic=5)
+
+    def plain() -> Callable[[], None]:
+        g, d = copy.deepcopy(generator), copy.deepcopy(critic)
+        opt_g = torch.optim.Adam(g.parameters(), lr=1e-4, betas=(0.0, 0.9))
+        opt_d = torch.optim.Adam(d.parameters(), lr=1e-4, betas=(0.0, 0.9))
+        real_batches = batches(data)
+
+        def step() -> None:
+            d.requires_grad_(True)
+            for _ in range(5):
+                real = next(real_batches)
+                with torch.no_grad():
+                    fake = g(torch.randn(BATCH, 128))
+                alpha = torch.rand(BATCH, 1, 1, 1)
+                x = (alpha * real + (1 - alpha) * fake).requires_grad_(True)
+                (grad,) = torch.autograd.grad(d(x).sum(), x, create_graph=True)
+                penalty = (grad.flatten(1).norm(dim=1) - 1).square().mean()
+                loss = d(fake).mean() - d(real).mean() + 10.0 * penalty
+                opt_d.zero_grad(set_to_none=True)
+                loss.backward()
+                opt_d.step()
+            d.requires_grad_(False)
+            loss = -d(g(torch.randn(BATCH, 128))).mean()
+            opt_g.zero_grad(set_to_none=True)
+            loss.backward()
+            opt_g.step()
+
+        return step
+
+    return ours, plain
+
+
+# -- WAE-MMD ---------------------------------------------------------------------------------
+
+
+def imq_mmd(x: Tensor, y: Tensor) -> Tensor:
+    """Unbiased MMD^2 with the IMQ kernel summed over the WAE authors' scales."""
+    n, base = x.shape[0], 2.0 * x.shape[1]
+
+    def k(a: Tensor, b: Tensor) -> Tensor:
+        d2 = torch.cdist(a, b).square()
+        return sum(base * s / (base * s + d2) for s in (0.1, 0.2, 0.5, 1.0, 2.0, 5.0, 10.0))
+
+    off = 1.0 - torch.eye(n)
+    kxx, kyy = (k(x, x) * off).sum() / (n * (n - 1)), (k(y, y) * off).sum() / (n * (n - 1))
+    return kxx + kyy - 2.0 * k(x, y).mean()
+
+
+def wae_mmd_pair(data: Tensor) -> tuple[Callable[[], L.LightningModule], Callable[[], Callable]]:
+    torch.manual_seed(0)
+    encoder = ConvEncoder(latent_dim=8, channels=1, image_size=28, widths=[16, 32, 64, 128])
+    decoder = ConvDecoder(latent_dim=8, channels=1, image_size=28, widths=[128, 64, 32])
+
+    def ours() -> L.LightningModule:
+        return WAEMMD(copy.deepcopy(encoder), copy.deepcopy(decoder), mmd_weight=10.0)
+
+    def plain() -> Callable[[], None]:
+        enc, dec = copy.deepcopy(encoder), copy.deepcopy(decoder)
+        opt = torch.optim.Adam([*enc.parameters(), *dec.parameters()], lr=1e-3, betas=(0.5, 0.999))
+        real_batches = batches(data)
+
+        def step() -> None:
+            x = next(real_batches)
+            codes = enc(x)
+            reconstruction = (dec(codes) - x).square().flatten(1).sum(1).mean()
+            loss = 0.05 * reconstruction + 10.0 * imq_mmd(codes, torch.randn_like(codes))
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+
+        return step
+
+    return ours, plain
+
+
+PAIRS = {"wgan_gp": wgan_gp_pair, "wae_mmd": wae_mmd_pair}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--steps", type=int, default=30)
+    parser.add_argument("--warmup", type=int, default=5)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--pairs", nargs="+", default=list(PAIRS), choices=list(PAIRS))
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    data = torch.rand(BATCH * 64, 1, 28, 28) * 2 - 1
+    records = []
+    for name in args.pairs:
+        ours, plain = PAIRS[name](data)
+        rates: dict[str, list[float]] = {"ours": [], "plain": []}
+        for _ in range(args.repeats):
+            rates["ours"].append(time_ours(ours(), data, args.warmup, args.steps))
+            rates["plain"].append(time_plain(plain(), args.warmup, args.steps))
+        ratios = [o / p for o, p in zip(rates["ours"], rates["plain"], strict=True)]
+        record = {
+            "pair": name,
+            "steps_per_second": rates,
+            "ratio": ratios,
+            "ratio_mean": statistics.fmean(ratios),
+            "threads": args.threads,
+            "steps": args.steps,
+        }
+        records.append(record)
+        print(
+            f"{name}: ours {spread(rates['ours'], '.3f')} steps/s, "
+            f"plain {spread(rates['plain'], '.3f')} steps/s, ratio {spread(ratios, '.3f')}",
+            flush=True,
+        )
+    peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"peak resident memory of this process: {peak_mib:.0f} MiB")
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(
+        json.dumps(
+            {
+                "records": records,
+                "peak_rss_mib": peak_mib,
+                "torch": torch.__version__,
+                "lightning": L.__version__,
+                "machine": platform.processor() or platform.machine(),
+                "command": "python benchmarks/train_throughput.py "
+                + " ".join(f"--{k} {v}" for k, v in vars(args).items() if k != "pairs"),
+            },
+            indent=1,
+        )
+        + "\n"
+    )
+
+
+if __name__ == "__main__":
+    main()
