@@ -17,8 +17,9 @@ Our module gets its batches from a DataLoader that slices the tensor (no collati
 is that of the module and Lightning's loop alone; ``benchmarks/data_loading.py`` measures the
 data path. Each repetition times ``--steps`` steps after ``--warmup`` untimed ones, ours then the
 plain loop, in turns; the printed ratio is ours / plain in steps per second, mean ± standard
-deviation over the repetitions (1.0: no overhead). The process's peak resident memory is printed
-at the end. Results go to ``benchmarks/results/train_throughput.json``.
+deviation over the repetitions (1.0: no overhead). ``--fused`` gives both sides Adam's fused
+implementation. The process's peak resident memory is printed at the end. Results go to
+``benchmarks/results/train_throughput[_fused].json``.
 """
 
 from __future__ import annotations
@@ -31,11 +32,12 @@ import resource
 import statistics
 import time
 from collections.abc import Callable, Iterator
+from functools import partial
 from pathlib import Path
 
 import lightning as L
 import torch
-from common import bare_trainer, spread
+from common import bare_trainer, rewrite_table, spread
 from torch import Tensor
 from torch.utils.data import DataLoader, IterableDataset
 
@@ -44,6 +46,8 @@ from lightning_wgen.nets import ConvDecoder, ConvEncoder, DCGANCritic, DCGANGene
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results" / "train_throughput.json"
+DOC = ROOT / "docs" / "benchmarks.md"
+BEGIN, END = "<!-- throughput table begin -->", "<!-- throughput table end -->"
 BATCH = 64
 
 
@@ -103,18 +107,22 @@ def time_plain(step: Callable[[], None], warmup: int, steps: int) -> float:
 # -- WGAN-GP ---------------------------------------------------------------------------------
 
 
-def wgan_gp_pair(data: Tensor) -> tuple[Callable[[], L.LightningModule], Callable[[], Callable]]:
+def wgan_gp_pair(
+    data: Tensor, fused: bool
+) -> tuple[Callable[[], L.LightningModule], Callable[[], Callable]]:
     torch.manual_seed(0)
     generator = DCGANGenerator(latent_dim=128, channels=1, image_size=28)
     critic = DCGANCritic(channels=1, image_size=28, norm="layer")
+    adam = partial(torch.optim.Adam, lr=1e-4, betas=(0.0, 0.9), fused=fused or None)
 
     def ours() -> L.LightningModule:
-        return WGANGP(copy.deepcopy(generator), copy.deepcopy(critic), gp_weight=10.0, n_critic=5)
+        g, d = copy.deepcopy(generator), copy.deepcopy(critic)
+        kwargs = {"generator_optimizer": adam, "critic_optimizer": adam}
+        return WGANGP(g, d, gp_weight=10.0, n_critic=5, **kwargs)
 
     def plain() -> Callable[[], None]:
         g, d = copy.deepcopy(generator), copy.deepcopy(critic)
-        opt_g = torch.optim.Adam(g.parameters(), lr=1e-4, betas=(0.0, 0.9))
-        opt_d = torch.optim.Adam(d.parameters(), lr=1e-4, betas=(0.0, 0.9))
+        opt_g, opt_d = adam(g.parameters()), adam(d.parameters())
         real_batches = batches(data)
 
         def step() -> None:
@@ -158,17 +166,21 @@ def imq_mmd(x: Tensor, y: Tensor) -> Tensor:
     return kxx + kyy - 2.0 * k(x, y).mean()
 
 
-def wae_mmd_pair(data: Tensor) -> tuple[Callable[[], L.LightningModule], Callable[[], Callable]]:
+def wae_mmd_pair(
+    data: Tensor, fused: bool
+) -> tuple[Callable[[], L.LightningModule], Callable[[], Callable]]:
     torch.manual_seed(0)
     encoder = ConvEncoder(latent_dim=8, channels=1, image_size=28, widths=[16, 32, 64, 128])
     decoder = ConvDecoder(latent_dim=8, channels=1, image_size=28, widths=[128, 64, 32])
+    adam = partial(torch.optim.Adam, lr=1e-3, betas=(0.5, 0.999), fused=fused or None)
 
     def ours() -> L.LightningModule:
-        return WAEMMD(copy.deepcopy(encoder), copy.deepcopy(decoder), mmd_weight=10.0)
+        enc, dec = copy.deepcopy(encoder), copy.deepcopy(decoder)
+        return WAEMMD(enc, dec, mmd_weight=10.0, optimizer=adam)
 
     def plain() -> Callable[[], None]:
         enc, dec = copy.deepcopy(encoder), copy.deepcopy(decoder)
-        opt = torch.optim.Adam([*enc.parameters(), *dec.parameters()], lr=1e-3, betas=(0.5, 0.999))
+        opt = adam([*enc.parameters(), *dec.parameters()])
         real_batches = batches(data)
 
         def step() -> None:
@@ -186,6 +198,7 @@ def wae_mmd_pair(data: Tensor) -> tuple[Callable[[], L.LightningModule], Callabl
 
 
 PAIRS = {"wgan_gp": wgan_gp_pair, "wae_mmd": wae_mmd_pair}
+NUMERIC = ("steps", "warmup", "repeats", "threads")
 
 
 def main() -> None:
@@ -195,12 +208,13 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--pairs", nargs="+", default=list(PAIRS), choices=list(PAIRS))
+    parser.add_argument("--fused", action="store_true", help="fused Adam on both sides")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     data = torch.rand(BATCH * 64, 1, 28, 28) * 2 - 1
     records = []
     for name in args.pairs:
-        ours, plain = PAIRS[name](data)
+        ours, plain = PAIRS[name](data, args.fused)
         rates: dict[str, list[float]] = {"ours": [], "plain": []}
         for _ in range(args.repeats):
             rates["ours"].append(time_ours(ours(), data, args.warmup, args.steps))
@@ -213,6 +227,7 @@ def main() -> None:
             "ratio_mean": statistics.fmean(ratios),
             "threads": args.threads,
             "steps": args.steps,
+            "fused": args.fused,
         }
         records.append(record)
         print(
@@ -222,8 +237,9 @@ def main() -> None:
         )
     peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"peak resident memory of this process: {peak_mib:.0f} MiB")
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(
+    results = RESULTS.with_name("train_throughput_fused.json") if args.fused else RESULTS
+    results.parent.mkdir(parents=True, exist_ok=True)
+    results.write_text(
         json.dumps(
             {
                 "records": records,
@@ -232,12 +248,36 @@ def main() -> None:
                 "lightning": L.__version__,
                 "machine": platform.processor() or platform.machine(),
                 "command": "python benchmarks/train_throughput.py "
-                + " ".join(f"--{k} {v}" for k, v in vars(args).items() if k != "pairs"),
+                + " ".join(f"--{k} {v}" for k, v in vars(args).items() if k in NUMERIC)
+                + (" --fused" if args.fused else ""),
             },
             indent=1,
         )
         + "\n"
     )
+    rewrite_table(DOC, BEGIN, END, table())
+
+
+def table() -> str:
+    """The docs table from the result files there are (default and fused Adam)."""
+    rows = [
+        "| pair | Adam | ours (steps/s) | plain PyTorch (steps/s) | ratio | peak RSS |",
+        "|---|---|---|---|---|---|",
+    ]
+    commands = []
+    for path in (RESULTS, RESULTS.with_name("train_throughput_fused.json")):
+        if not path.is_file():
+            continue
+        run = json.loads(path.read_text())
+        commands.append(f"`{run['command']}`")
+        for r in run["records"]:
+            rates = r["steps_per_second"]
+            rows.append(
+                f"| {r['pair']} | {'fused' if r['fused'] else 'default'} | "
+                f"{spread(rates['ours'], '.3f')} | {spread(rates['plain'], '.3f')} | "
+                f"{spread(r['ratio'], '.3f')} | {run['peak_rss_mib']:.0f} MiB |"
+            )
+    return "\n".join(rows) + "\n\nCommands: " + "; ".join(commands) + "."
 
 
 if __name__ == "__main__":
