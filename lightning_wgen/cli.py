@@ -49,8 +49,35 @@ class SaveConfigToLoggers(SaveConfigCallback):
                 run.save(str(path), base_path=run.dir, policy="now")
 
 
+# --ckpt_path values that Lightning resolves itself
+CKPT_NAMES = ("last", "best", "hpc")
+
+
 class WGenCLI(LightningCLI):
     """``LightningCLI`` with any family as ``model.class_path`` and any DataModule as ``data``."""
+
+    def parse_arguments(self, parser: LightningArgumentParser, args: Any) -> None:
+        super().parse_arguments(parser, args)
+        # LightningCLI reads a --ckpt_path's hyperparameters next, with a traceback for a file
+        # that is not a checkpoint; check it first, for one line instead.
+        subcommand = self.config.get("subcommand")
+        path = self.config[subcommand].get("ckpt_path") if subcommand else None
+        named = str(path) in CKPT_NAMES or str(path).startswith("registry")
+        if path is not None and "://" not in str(path) and not named:
+            from lightning_wgen.loading import read_checkpoint
+
+            read_checkpoint(Path(path), "--ckpt_path")
+
+    def _read_checkpoints_safely(self) -> None:
+        # Lightning's fit/validate/test/predict would unpickle anything in --ckpt_path (their
+        # default, weights_only=None, means False): read tensors and plain values only, so that a
+        # checkpoint from elsewhere cannot run code. `--weights_only false` reads a file of
+        # one's own that holds other objects.
+        config = self.config_init[self.subcommand]
+        if config.get("weights_only") is None:
+            config["weights_only"] = True
+
+    before_fit = before_validate = before_test = before_predict = _read_checkpoints_safely
 
     def instantiate_trainer(self, **kwargs: Any) -> Trainer:
         # Lightning's bar counts data batches; ours counts generator steps. Added unless the

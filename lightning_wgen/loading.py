@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import io
 import json
+import pickle
 from pathlib import Path
 
 import torch
@@ -29,6 +30,12 @@ def read_checkpoint(ckpt: Path, flag: str = "--ckpt") -> tuple[bytes, dict]:
     raw = ckpt.read_bytes()
     try:
         checkpoint = torch.load(io.BytesIO(raw), map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError:
+        raise ConfigError(
+            f"{flag} {ckpt} holds Python objects other than tensors and plain values, which "
+            "are not unpickled because that could run code (torch.load(weights_only=True)); "
+            "pass a checkpoint of `wgen fit`."
+        ) from None
     except Exception as err:
         raise ConfigError(
             f"{flag} {ckpt} is not a loadable checkpoint ({type(err).__name__}); pass a "

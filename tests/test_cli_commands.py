@@ -184,6 +184,34 @@ def test_invalid_config_exits_with_one_line(args, expected, tmp_path):
     assert result.stderr.rstrip().endswith(line)
 
 
+class TouchOnUnpickle:
+    """Pickles as a call of ``Path.touch(path)``: unpickling it runs that code."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def __reduce__(self):
+        return (Path.touch, (self.path,))
+
+
+def test_a_checkpoint_that_would_run_code_is_refused_in_one_line(tmp_path):
+    marker, evil = tmp_path / "code_ran", tmp_path / "evil.ckpt"
+    torch.save({"state_dict": {}, "payload": TouchOnUnpickle(marker)}, evil)
+    for subcommand in ("fit", "validate"):
+        result = wgen(subcommand, "--config", QUICKSTART, "--trainer.logger=false",
+                      f"--trainer.default_root_dir={tmp_path}",
+                      "--ckpt_path", str(evil), ok=False)  # fmt: skip
+        assert result.returncode != 0 and "Traceback" not in result.stderr
+        assert result.stderr.rstrip().endswith(
+            f"wgen: error: --ckpt_path {evil} holds Python objects other than tensors and plain "
+            "values, which are not unpickled because that could run code "
+            "(torch.load(weights_only=True)); pass a checkpoint of `wgen fit`."
+        )
+        assert not marker.exists()
+    torch.load(evil, weights_only=False)  # what Lightning's default would have done
+    assert marker.exists()
+
+
 def test_help_lists_every_family_and_data_set():
     for args in (["--help"], ["fit", "--help"]):
         text = " ".join(wgen(*args).stdout.split())  # help text wraps names across lines
