@@ -42,6 +42,7 @@ from torch import Tensor
 from torch.utils.data import DataLoader, IterableDataset
 
 from lightning_wgen import WAEMMD, WGANGP
+from lightning_wgen.losses import WAE_KERNEL_SCALES
 from lightning_wgen.nets import ConvDecoder, ConvEncoder, DCGANCritic, DCGANGenerator
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -159,7 +160,7 @@ def imq_mmd(x: Tensor, y: Tensor) -> Tensor:
 
     def k(a: Tensor, b: Tensor) -> Tensor:
         d2 = torch.cdist(a, b).square()
-        return sum(base * s / (base * s + d2) for s in (0.1, 0.2, 0.5, 1.0, 2.0, 5.0, 10.0))
+        return sum(base * s / (base * s + d2) for s in WAE_KERNEL_SCALES)
 
     off = 1.0 - torch.eye(n)
     kxx, kyy = (k(x, x) * off).sum() / (n * (n - 1)), (k(y, y) * off).sum() / (n * (n - 1))

@@ -147,6 +147,11 @@ class GenerativeModule(L.LightningModule):
         """:meth:`noise` for a training batch of ``n``, sharded under DDP (:meth:`shard_rows`)."""
         return self.shard_rows(n, self.noise)
 
+    def training_rand(self, n: int) -> Tensor:
+        """``n`` draws of ``U[0, 1)`` for a training batch (e.g. a penalty's interpolation
+        weights), sharded under DDP (:meth:`shard_rows`)."""
+        return self.shard_rows(n, lambda m: torch.rand(m, device=self.device))
+
     def training_randn_like(self, x: Tensor) -> Tensor:
         """``torch.randn_like(x)`` for a training batch ``x``, sharded under DDP by rows."""
 

@@ -65,7 +65,8 @@ class CramerGAN(AdversarialModule):
             return cramer_critic(self.features(x), h_other)
 
         real_scores, fake_scores = critic(real), critic(fake)
-        penalty = gradient_penalty(critic, real, fake, grad_scale=self.grad_scale)
+        alpha = self.training_rand(real.shape[0])
+        penalty = gradient_penalty(critic, real, fake, grad_scale=self.grad_scale, alpha=alpha)
         loss = wasserstein_critic_loss(real_scores, fake_scores) + self.penalty_weight * penalty
         logs = {
             "critic/w_estimate": wasserstein_estimate(real_scores, fake_scores).detach(),

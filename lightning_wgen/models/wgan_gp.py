@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import torch
 from torch import Tensor, nn
 
 from lightning_wgen.losses import gradient_penalty
@@ -37,15 +36,11 @@ class WGANGP(AdversarialModule):
         self.one_sided = one_sided
 
     def critic_penalty(self, real: Tensor, fake: Tensor) -> Tensor:
-        alpha = self.shard_rows(real.shape[0], self._uniform)
         return gradient_penalty(
             self.critic,
             real,
             fake,
             one_sided=self.one_sided,
             grad_scale=self.grad_scale,
-            alpha=alpha,
+            alpha=self.training_rand(real.shape[0]),
         )
-
-    def _uniform(self, n: int) -> Tensor:
-        return torch.rand(n, device=self.device)
