@@ -17,9 +17,17 @@ Our module gets its batches from a DataLoader that slices the tensor (no collati
 is that of the module and Lightning's loop alone; ``benchmarks/data_loading.py`` measures the
 data path. Each repetition times ``--steps`` steps after ``--warmup`` untimed ones, ours then the
 plain loop, in turns; the printed ratio is ours / plain in steps per second, mean ± standard
-deviation over the repetitions (1.0: no overhead). ``--fused`` gives both sides Adam's fused
-implementation. The process's peak resident memory is printed at the end. Results go to
-``benchmarks/results/train_throughput[_fused].json``.
+deviation over the repetitions (1.0: no overhead). ``--variant`` changes both sides alike:
+
+- ``fused``: Adam's fused implementation;
+- ``channels_last``: networks and data in channels-last memory format;
+- ``compile``: each network compiled with ``torch.compile`` (``nn.Module.compile``), except a
+  critic whose input gradient needs a double backward that the compiled graph does not support
+  (probed once on a small batch; the critic then stays eager and the result says why).
+
+Comparing a variant's steps per second with the default run's shows whether it helps. The
+process's peak resident memory is printed at the end. Results go to
+``benchmarks/results/train_throughput[_VARIANT].json``.
 """
 
 from __future__ import annotations
@@ -38,7 +46,7 @@ from pathlib import Path
 import lightning as L
 import torch
 from common import bare_trainer, rewrite_table, spread
-from torch import Tensor
+from torch import Tensor, nn
 from torch.utils.data import DataLoader, IterableDataset
 
 from lightning_wgen import WAEMMD, WGANGP
@@ -105,24 +113,69 @@ def time_plain(step: Callable[[], None], warmup: int, steps: int) -> float:
     return steps / (time.perf_counter() - start)
 
 
+class Variant:
+    """What ``--variant`` changes, applied alike to our module's and the plain loop's copies."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.notes: list[str] = []
+
+    def adam(self, **kwargs) -> Callable:
+        return partial(torch.optim.Adam, fused=(self.name == "fused") or None, **kwargs)
+
+    def data(self, x: Tensor) -> Tensor:
+        if self.name == "channels_last":
+            return x.contiguous(memory_format=torch.channels_last)
+        return x
+
+    def net(self, module: nn.Module, *, eager: bool = False) -> nn.Module:
+        if self.name == "channels_last":
+            return module.to(memory_format=torch.channels_last)
+        if self.name == "compile" and not eager:
+            module.compile()
+        return module
+
+    def critic_eager(self, critic: nn.Module, shape: tuple[int, ...]) -> bool:
+        """Whether ``critic`` must stay eager: under ``compile``, when a compiled copy cannot
+        take the penalty's double backward on a batch of ``shape``."""
+        if self.name != "compile":
+            return False
+        probe = copy.deepcopy(critic)
+        probe.compile()
+        x = torch.randn(shape).requires_grad_(True)
+        try:
+            (grad,) = torch.autograd.grad(probe(x).sum(), x, create_graph=True)
+            grad.square().sum().backward()
+        except Exception as error:  # noqa: BLE001 - any failure means: keep it eager
+            reason = str(error).strip().splitlines()[0][:200]
+            self.notes.append(f"critic eager: compiled double backward failed ({reason})")
+            return True
+        return False
+
+
 # -- WGAN-GP ---------------------------------------------------------------------------------
 
 
 def wgan_gp_pair(
-    data: Tensor, fused: bool
+    data: Tensor, variant: Variant
 ) -> tuple[Callable[[], L.LightningModule], Callable[[], Callable]]:
     torch.manual_seed(0)
     generator = DCGANGenerator(latent_dim=128, channels=1, image_size=28)
     critic = DCGANCritic(channels=1, image_size=28, norm="layer")
-    adam = partial(torch.optim.Adam, lr=1e-4, betas=(0.0, 0.9), fused=fused or None)
+    adam = variant.adam(lr=1e-4, betas=(0.0, 0.9))
+    critic_eager = variant.critic_eager(critic, (4, *data.shape[1:]))
+
+    def nets() -> tuple[nn.Module, nn.Module]:
+        g, d = copy.deepcopy(generator), copy.deepcopy(critic)
+        return variant.net(g), variant.net(d, eager=critic_eager)
 
     def ours() -> L.LightningModule:
-        g, d = copy.deepcopy(generator), copy.deepcopy(critic)
+        g, d = nets()
         kwargs = {"generator_optimizer": adam, "critic_optimizer": adam}
         return WGANGP(g, d, gp_weight=10.0, n_critic=5, **kwargs)
 
     def plain() -> Callable[[], None]:
-        g, d = copy.deepcopy(generator), copy.deepcopy(critic)
+        g, d = nets()
         opt_g, opt_d = adam(g.parameters()), adam(d.parameters())
         real_batches = batches(data)
 
@@ -168,19 +221,22 @@ def imq_mmd(x: Tensor, y: Tensor) -> Tensor:
 
 
 def wae_mmd_pair(
-    data: Tensor, fused: bool
+    data: Tensor, variant: Variant
 ) -> tuple[Callable[[], L.LightningModule], Callable[[], Callable]]:
     torch.manual_seed(0)
     encoder = ConvEncoder(latent_dim=8, channels=1, image_size=28, widths=[16, 32, 64, 128])
     decoder = ConvDecoder(latent_dim=8, channels=1, image_size=28, widths=[128, 64, 32])
-    adam = partial(torch.optim.Adam, lr=1e-3, betas=(0.5, 0.999), fused=fused or None)
+    adam = variant.adam(lr=1e-3, betas=(0.5, 0.999))
+
+    def nets() -> tuple[nn.Module, nn.Module]:
+        return variant.net(copy.deepcopy(encoder)), variant.net(copy.deepcopy(decoder))
 
     def ours() -> L.LightningModule:
-        enc, dec = copy.deepcopy(encoder), copy.deepcopy(decoder)
+        enc, dec = nets()
         return WAEMMD(enc, dec, mmd_weight=10.0, optimizer=adam)
 
     def plain() -> Callable[[], None]:
-        enc, dec = copy.deepcopy(encoder), copy.deepcopy(decoder)
+        enc, dec = nets()
         opt = adam([*enc.parameters(), *dec.parameters()])
         real_batches = batches(data)
 
@@ -200,6 +256,7 @@ def wae_mmd_pair(
 
 PAIRS = {"wgan_gp": wgan_gp_pair, "wae_mmd": wae_mmd_pair}
 NUMERIC = ("steps", "warmup", "repeats", "threads")
+VARIANTS = ("default", "fused", "channels_last", "compile")
 
 
 def main() -> None:
@@ -209,13 +266,15 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--pairs", nargs="+", default=list(PAIRS), choices=list(PAIRS))
-    parser.add_argument("--fused", action="store_true", help="fused Adam on both sides")
+    parser.add_argument("--variant", default="default", choices=VARIANTS)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    data = torch.rand(BATCH * 64, 1, 28, 28) * 2 - 1
+    variant = Variant(args.variant)
+    data = variant.data(torch.rand(BATCH * 64, 1, 28, 28) * 2 - 1)
     records = []
     for name in args.pairs:
-        ours, plain = PAIRS[name](data, args.fused)
+        variant.notes.clear()
+        ours, plain = PAIRS[name](data, variant)
         rates: dict[str, list[float]] = {"ours": [], "plain": []}
         for _ in range(args.repeats):
             rates["ours"].append(time_ours(ours(), data, args.warmup, args.steps))
@@ -228,17 +287,19 @@ def main() -> None:
             "ratio_mean": statistics.fmean(ratios),
             "threads": args.threads,
             "steps": args.steps,
-            "fused": args.fused,
+            "variant": args.variant,
+            "notes": list(variant.notes),
         }
         records.append(record)
         print(
             f"{name}: ours {spread(rates['ours'], '.3f')} steps/s, "
-            f"plain {spread(rates['plain'], '.3f')} steps/s, ratio {spread(ratios, '.3f')}",
+            f"plain {spread(rates['plain'], '.3f')} steps/s, ratio {spread(ratios, '.3f')}"
+            + "".join(f"; {note}" for note in variant.notes),
             flush=True,
         )
     peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"peak resident memory of this process: {peak_mib:.0f} MiB")
-    results = RESULTS.with_name("train_throughput_fused.json") if args.fused else RESULTS
+    results = result_file(args.variant)
     results.parent.mkdir(parents=True, exist_ok=True)
     results.write_text(
         json.dumps(
@@ -250,7 +311,7 @@ def main() -> None:
                 "machine": platform.processor() or platform.machine(),
                 "command": "python benchmarks/train_throughput.py "
                 + " ".join(f"--{k} {v}" for k, v in vars(args).items() if k in NUMERIC)
-                + (" --fused" if args.fused else ""),
+                + (f" --variant {args.variant}" if args.variant != "default" else ""),
             },
             indent=1,
         )
@@ -259,14 +320,19 @@ def main() -> None:
     rewrite_table(DOC, BEGIN, END, table())
 
 
+def result_file(variant: str) -> Path:
+    name = "train_throughput" + ("" if variant == "default" else f"_{variant}")
+    return RESULTS.with_name(f"{name}.json")
+
+
 def table() -> str:
-    """The docs table from the result files there are (default and fused Adam)."""
+    """The docs table from the result files there are, one per variant."""
     rows = [
-        "| pair | Adam | ours (steps/s) | plain PyTorch (steps/s) | ratio | peak RSS |",
+        "| pair | variant | ours (steps/s) | plain PyTorch (steps/s) | ratio | peak RSS |",
         "|---|---|---|---|---|---|",
     ]
-    commands = []
-    for path in (RESULTS, RESULTS.with_name("train_throughput_fused.json")):
+    commands, notes = [], []
+    for path in map(result_file, VARIANTS):
         if not path.is_file():
             continue
         run = json.loads(path.read_text())
@@ -274,11 +340,13 @@ def table() -> str:
         for r in run["records"]:
             rates = r["steps_per_second"]
             rows.append(
-                f"| {r['pair']} | {'fused' if r['fused'] else 'default'} | "
+                f"| {r['pair']} | {r.get('variant', 'default')} | "
                 f"{spread(rates['ours'], '.3f')} | {spread(rates['plain'], '.3f')} | "
                 f"{spread(r['ratio'], '.3f')} | {run['peak_rss_mib']:.0f} MiB |"
             )
-    return "\n".join(rows) + "\n\nCommands: " + "; ".join(commands) + "."
+            notes += [f"{r['pair']}, {r['variant']}: {note}." for note in r.get("notes", [])]
+    text = "\n".join(rows) + "\n\nCommands: " + "; ".join(commands) + "."
+    return text + "".join(f"\n\n{note}" for note in notes)
 
 
 if __name__ == "__main__":

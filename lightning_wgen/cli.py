@@ -13,12 +13,14 @@ from lightning.pytorch import LightningDataModule, LightningModule, Trainer
 from lightning.pytorch.callbacks import BasePredictionWriter, ModelCheckpoint, ProgressBar
 from lightning.pytorch.cli import LightningArgumentParser, LightningCLI, SaveConfigCallback
 from lightning.pytorch.loggers import WandbLogger
+from lightning.pytorch.plugins.io import CheckpointIO
 
 import lightning_wgen.data  # noqa: F401  (registers the DataModules for short class names)
 import lightning_wgen.models  # noqa: F401  (registers the families for short class names)
 from lightning_wgen.callbacks import GeneratorStepProgressBar
 from lightning_wgen.callbacks.checkpoints import default_checkpoints
 from lightning_wgen.callbacks.predictions import PredictionWriter
+from lightning_wgen.checkpoint_io import AtomicCheckpointIO
 from lightning_wgen.cli_messages import help_epilog, parser_error_line
 from lightning_wgen.errors import WGenError, one_line
 
@@ -102,6 +104,11 @@ class WGenCLI(LightningCLI):
         # critic: under plain "ddp" Lightning would stop at the first backward pass.
         if config.get("strategy") == "ddp":
             kwargs.setdefault("strategy", "ddp_find_unused_parameters_true")
+        # Checkpoints written atomically beside their target (lightning_wgen.checkpoint_io).
+        plugins = config.get("plugins") or []
+        plugins = list(plugins) if isinstance(plugins, list) else [plugins]
+        if not any(isinstance(p, CheckpointIO) for p in plugins):
+            kwargs.setdefault("plugins", [*plugins, AtomicCheckpointIO()])
         return super().instantiate_trainer(**kwargs)
 
 

@@ -57,3 +57,10 @@ class CheckpointNotFoundError(WGenError, FileNotFoundError):
 
 class DownloadError(WGenError, ConnectionError):
     """A checkpoint that could not be downloaded."""
+
+
+def require_at_least(owner: str, minimum: float, **values: float) -> None:
+    """Raise :class:`ConfigError` naming the first of ``values`` below ``minimum``."""
+    for name, value in values.items():
+        if not value >= minimum:
+            raise ConfigError(f"{owner}: {name} must be >= {minimum}, got {value}.")

@@ -6,18 +6,24 @@ import time
 from pathlib import Path
 
 import lightning as L
+import torch
 from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.trainer.states import TrainerFn
+from lightning.pytorch.utilities import rank_zero_warn
 from lightning.pytorch.utilities.exceptions import SIGTERMException
 
 from lightning_wgen.callbacks.evaluation import ImageEvaluation
+from lightning_wgen.errors import TrainingDivergedError
 
 
 class LastCheckpoint(ModelCheckpoint):
     """``<log_dir>/checkpoints/last.ckpt``: rewritten at every epoch end, every
     ``every_minutes`` of training (toy data sets never end an epoch), when training stops
-    (``max_generator_steps`` ends the epoch it is reached in) and when the process is sent
-    SIGTERM (Lightning stops between generator steps, so the file resumes cleanly).
+    (``max_generator_steps`` ends the epoch it is reached in), when the process is sent
+    SIGTERM (Lightning stops between generator steps, so the file resumes cleanly), and when the
+    divergence guard stops training (:class:`~lightning_wgen.errors.TrainingDivergedError`: the
+    weights are those before the update that failed; the error's message then names the file).
+    It never replaces the previous file with weights that are not all finite.
 
     Lightning's own ``save_last=True`` writes ``last.ckpt`` only beside a top-k checkpoint, so
     without one it would appear only at the end of training and a run killed before then would
@@ -42,9 +48,24 @@ class LastCheckpoint(ModelCheckpoint):
         self.every_minutes = every_minutes
         self._written_at = time.monotonic()
 
-    def _write(self, trainer: L.Trainer) -> None:
-        trainer.save_checkpoint(str(Path(self.dirpath) / "last.ckpt"))
+    @property
+    def path(self) -> Path:
+        return Path(self.dirpath) / "last.ckpt"
+
+    def _write(self, trainer: L.Trainer) -> bool:
+        if not all_finite(trainer.lightning_module):
+            rank_zero_warn(f"the weights are not all finite: {self.path} is left as it was.")
+            return False
+        trainer.save_checkpoint(str(self.path))
         self._written_at = time.monotonic()
+        return True
+
+    def _save_checkpoint(self, trainer: L.Trainer, filepath: str) -> None:
+        # Lightning's own epoch-end saves come here too.
+        if all_finite(trainer.lightning_module):
+            super()._save_checkpoint(trainer, filepath)
+        else:
+            rank_zero_warn(f"the weights are not all finite: {filepath} is left as it was.")
 
     def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         super().on_train_start(trainer, pl_module)
@@ -61,8 +82,22 @@ class LastCheckpoint(ModelCheckpoint):
 
     def on_exception(self, trainer: L.Trainer, pl_module: L.LightningModule, exception) -> None:
         fitting = trainer.state.fn == TrainerFn.FITTING
-        if fitting and isinstance(exception, SIGTERMException) and self.dirpath:
+        if not fitting or not self.dirpath:
+            return
+        if isinstance(exception, SIGTERMException):
             self._write(trainer)
+        elif isinstance(exception, TrainingDivergedError) and self._write(trainer):
+            saved = f" The last good state is in {self.path} (resume with --ckpt_path)."
+            exception.args = (f"{exception}{saved}",)
+
+
+def all_finite(module: L.LightningModule) -> bool:
+    """Whether every parameter and floating buffer of ``module`` is finite (one host sync)."""
+    tensors = [t for t in (*module.parameters(), *module.buffers()) if t.is_floating_point()]
+    if not tensors:
+        return True
+    with torch.no_grad():
+        return bool(torch.stack([t.isfinite().all() for t in tensors]).all())
 
 
 class BestEvaluationCheckpoint(ModelCheckpoint):

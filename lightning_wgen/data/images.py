@@ -17,6 +17,7 @@ from torch import Tensor
 from torch.utils.data import DataLoader, Dataset, Subset
 from torchvision import transforms
 
+from lightning_wgen.data.resumable import ResumableLoader
 from lightning_wgen.errors import ConfigError, CorruptImageError, DatasetNotFoundError
 
 # PIL raises OSError (UnidentifiedImageError, truncated files) and, for some broken headers,
@@ -264,7 +265,8 @@ class ImageDataModule(L.LightningDataModule):
         return n_val
 
     def _loader(self, dataset: Dataset, *, train: bool) -> DataLoader:
-        return DataLoader(
+        # The training loader resumes mid-epoch in the same order (ResumableLoader).
+        return (ResumableLoader if train else DataLoader)(
             dataset,
             batch_size=self.batch_size,
             shuffle=train,

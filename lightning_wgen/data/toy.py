@@ -16,6 +16,7 @@ import torch
 from torch import Tensor
 from torch.utils.data import DataLoader, IterableDataset
 
+from lightning_wgen.data.resumable import ResumableLoader
 from lightning_wgen.errors import ConfigError
 
 TOY_DATASETS = ("grid25", "ring8", "swissroll")
@@ -103,7 +104,7 @@ class ToyDataModule(L.LightningDataModule):
         trainer = self.trainer
         rank, world = (trainer.global_rank, trainer.world_size) if trainer else (0, 1)
         stream = _ToyBatches(self.name, self.batch_size, self.seed, rank, world)
-        return DataLoader(stream, batch_size=None)
+        return ResumableLoader(stream, batch_size=None)
 
     def test_dataloader(self) -> DataLoader:
         """``TEST_SIZE`` held-out points (drawn with ``seed + 1_000_003``), for ``wgen test``."""

@@ -85,7 +85,7 @@ class AdversarialModule(GenerativeModule):
         ema_decay: if set, keep an exponential moving average of the generator's weights and
             sample from it.
         max_generator_steps: stop training after this many generator updates.
-        lr_decay, init_from: see :class:`GenerativeModule`.
+        lr_decay, init_from, nonfinite: see :class:`GenerativeModule`.
     """
 
     paper_n_critic: int = 5
@@ -111,9 +111,13 @@ class AdversarialModule(GenerativeModule):
         max_generator_steps: int | None = None,
         lr_decay: str = "constant",
         init_from: str | None = None,
+        nonfinite: str = "stop",
     ) -> None:
         super().__init__(
-            max_generator_steps=max_generator_steps, lr_decay=lr_decay, init_from=init_from
+            max_generator_steps=max_generator_steps,
+            lr_decay=lr_decay,
+            init_from=init_from,
+            nonfinite=nonfinite,
         )
         n_critic = self.paper_n_critic if n_critic is None else n_critic
         critic_warmup = self.paper_critic_warmup if critic_warmup is None else critic_warmup
@@ -212,6 +216,9 @@ class AdversarialModule(GenerativeModule):
     def forward(self, z: Tensor) -> Tensor:
         return self.generator(z)
 
+    def networks_chain(self) -> list[tuple[str, nn.Module]]:
+        return [("generator", self.generator), ("critic", self.critic)]
+
     # -- optimisation -----------------------------------------------------------------------------
 
     def optimizers_to_build(self) -> list[Optimizer]:
@@ -247,27 +254,29 @@ class AdversarialModule(GenerativeModule):
                     "image_size and channels"
                 )
             loss, logs = self.critic_objective(real, fake)
-            opt_c.zero_grad(set_to_none=True)
-            self.manual_backward(loss)
-            opt_c.step()
-            self.after_critic_step()
-            self.critic_steps_in_cycle += 1
             logs["critic/loss"] = loss.detach()
+            update = f"critic update {self.critic_steps_in_cycle + 1} of {critic_steps}"
+            if self.update_is_finite(logs, update):
+                opt_c.zero_grad(set_to_none=True)
+                self.manual_backward(loss)
+                opt_c.step()
+                self.after_critic_step()
+            self.critic_steps_in_cycle += 1
 
         with self.toggled_optimizer(opt_g):
             fake = self.generator(self.training_noise(self._batch_size))
             g_loss = self.generator_objective(fake, real)
-            opt_g.zero_grad(set_to_none=True)
-            self.manual_backward(g_loss)
-            opt_g.step()
+            if self.update_is_finite({"gen/loss": g_loss}, "generator update"):
+                opt_g.zero_grad(set_to_none=True)
+                self.manual_backward(g_loss)
+                opt_g.step()
         if self.generator_ema is not None:
             self.generator_ema.update_parameters(self.generator)
         self.critic_steps_in_cycle = 0
 
         logs["gen/loss"] = g_loss.detach()
-        losses = {"generator": logs["gen/loss"], "critic": logs.get("critic/loss")}
         self.log_step(logs, self._batch_size)
-        self.finish_generator_step(losses)
+        self.finish_generator_step()
 
     def divergence_hint(self) -> str:
         return f"the critic's is {self.optimizers()[1].optimizer.param_groups[0]['lr']:g}"
@@ -275,8 +284,11 @@ class AdversarialModule(GenerativeModule):
     def validation_step(self, batch: Any, batch_idx: int, prefix: str = "val") -> None:
         """The critic's W1 estimate between held-out real data and fresh samples (``val/``)."""
         real = images_of(batch)
+        # Seeded by the batch index: the same noise at every validation, and none of the global
+        # random state used, which training (and an exact resume) depends on.
+        rng = torch.Generator().manual_seed(batch_idx)
         with torch.no_grad():
-            fake = self.generator(self.noise(real.shape[0]))
+            fake = self.generator(self.noise(real.shape[0], generator=rng))
             estimate = wasserstein_estimate(self.critic_scores(real), self.critic_scores(fake))
         self.log(f"{prefix}/w_estimate", estimate, on_epoch=True, batch_size=real.shape[0])
 

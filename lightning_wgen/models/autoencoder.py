@@ -76,9 +76,13 @@ class AutoencoderModule(GenerativeModule):
         max_generator_steps: int | None = None,
         lr_decay: str = "constant",
         init_from: str | None = None,
+        nonfinite: str = "stop",
     ) -> None:
         super().__init__(
-            max_generator_steps=max_generator_steps, lr_decay=lr_decay, init_from=init_from
+            max_generator_steps=max_generator_steps,
+            lr_decay=lr_decay,
+            init_from=init_from,
+            nonfinite=nonfinite,
         )
         family = type(self).__name__
         for name, net in (("encoder", encoder), ("decoder", decoder)):
@@ -145,6 +149,9 @@ class AutoencoderModule(GenerativeModule):
     def forward(self, z: Tensor) -> Tensor:
         return self.decoder(z)
 
+    def networks_chain(self) -> list[tuple[str, nn.Module]]:
+        return [("decoder", self.decoder), ("encoder", self.encoder)]
+
     def sampling_network(self, ema: bool) -> nn.Module:
         return self.decoder
 
@@ -174,9 +181,11 @@ class AutoencoderModule(GenerativeModule):
         reconstruction = reconstruction_cost(self.decoder(codes), x)
         penalty = self.latent_penalty(codes, posterior)
         loss = self.reconstruction_weight * reconstruction + self.penalty_weight * penalty
-        optimizer.zero_grad(set_to_none=True)
-        self.manual_backward(loss)
-        optimizer.step()
+        terms = {"ae/loss": loss, "ae/reconstruction": reconstruction, "ae/penalty": penalty}
+        if self.update_is_finite(terms, "autoencoder update"):
+            optimizer.zero_grad(set_to_none=True)
+            self.manual_backward(loss)
+            optimizer.step()
         logs.update({"ae/reconstruction": reconstruction, "ae/penalty": penalty, "ae/loss": loss})
         return codes.detach(), loss.detach()
 
@@ -184,20 +193,23 @@ class AutoencoderModule(GenerativeModule):
         x = images_of(batch)
         logs: dict[str, Tensor] = {}
         codes, loss = self.autoencoder_update(x, logs)
-        logs["ae/latent_mmd"] = self.latent_mmd(codes)
+        logs["ae/latent_mmd"] = self.step_latent_mmd(codes, logs)
         logs = {k: v.detach() for k, v in logs.items()}
-        losses = {"autoencoder": loss, **self.other_losses(logs)}
         self.log_step(logs, x.shape[0])
-        self.finish_generator_step(losses)
+        self.finish_generator_step()
 
-    def other_losses(self, logs: dict[str, Tensor]) -> dict[str, Tensor]:
-        """Further losses to check for divergence (the latent discriminator's)."""
-        return {}
+    def step_latent_mmd(self, codes: Tensor, logs: dict[str, Tensor]) -> Tensor:
+        """``ae/latent_mmd`` of a training step, given its codes and the values logged so far."""
+        return self.latent_mmd(codes)
 
     @torch.no_grad()
-    def latent_mmd(self, codes: Tensor) -> Tensor:
-        """IMQ MMD between ``codes`` and as many prior samples: ``ae/latent_mmd``."""
-        return mmd_unbiased(codes, self.training_randn_like(codes))
+    def latent_mmd(self, codes: Tensor, *, generator: torch.Generator | None = None) -> Tensor:
+        """IMQ MMD between ``codes`` and as many prior samples: ``ae/latent_mmd``. The prior
+        samples come from ``generator`` when one is given, else from the training stream."""
+        if generator is None:
+            return mmd_unbiased(codes, self.training_randn_like(codes))
+        prior = torch.randn(codes.shape, generator=generator).to(codes)
+        return mmd_unbiased(codes, prior)
 
     def validation_step(self, batch: Any, batch_idx: int, prefix: str = "val") -> None:
         """Reconstruction cost of held-out images and the MMD of their codes (``val/``)."""
@@ -206,7 +218,10 @@ class AutoencoderModule(GenerativeModule):
             codes = self.encode(x)
             values = {
                 f"{prefix}/reconstruction": reconstruction_cost(self.decoder(codes), x),
-                f"{prefix}/latent_mmd": self.latent_mmd(codes),
+                # seeded by the batch index: the global random state is training's
+                f"{prefix}/latent_mmd": self.latent_mmd(
+                    codes, generator=torch.Generator().manual_seed(batch_idx)
+                ),
             }
         self.log_dict(values, on_epoch=True, batch_size=x.shape[0])
 

@@ -1,5 +1,7 @@
 """What every generative family shares: counting generator steps, stopping, decaying the learning
-rates, sampling from the prior, refusing a non-finite loss, and the hyperparameters to save.
+rates, sampling from the prior, guarding every update against a non-finite loss, the state a
+checkpoint needs to resume exactly (step counters and random states), and the hyperparameters to
+save.
 
 A *generator step* is one update of the network that maps prior noise to data: the generator of
 an adversarial family, the decoder of an autoencoder. Training length, evaluation schedules and
@@ -14,15 +16,18 @@ from typing import Any
 
 import lightning as L
 import torch
-from lightning.pytorch.utilities import rank_zero_info
+from lightning.pytorch.utilities import rank_zero_info, rank_zero_warn
 from torch import Tensor, nn
 from torch.optim import Optimizer
 from torch.optim.lr_scheduler import LambdaLR
 
-from lightning_wgen.errors import ConfigError, TrainingDivergedError
+from lightning_wgen import random_state
+from lightning_wgen.data.resumable import ResumableLoader
+from lightning_wgen.errors import ConfigError, TrainingDivergedError, first_line
 
 OptimizerFactory = Callable[[Iterable[nn.Parameter]], Optimizer]
 LR_DECAYS = ("constant", "linear")
+NONFINITE_ACTIONS = ("stop", "skip")
 
 
 def hparams_ignore(*names: str) -> list[str]:
@@ -67,6 +72,11 @@ class GenerativeModule(L.LightningModule):
             zoo model (``zoo:NAME``), a zoo ``.safetensors`` file or a ``wgen fit`` checkpoint
             into the configured networks (:func:`lightning_wgen.loading.init_weights`). A run
             resumed with ``--ckpt_path`` keeps its own weights.
+        nonfinite: what an update whose loss (or any of its terms) is NaN or infinite does, found
+            before its optimizer step: ``"stop"`` raises :class:`TrainingDivergedError` naming
+            the generator step and the terms, with the weights as they were before that update
+            (:class:`~lightning_wgen.callbacks.LastCheckpoint` saves them); ``"skip"`` leaves
+            the weights unchanged, warns, counts it in ``train/skipped_updates`` and goes on.
     """
 
     def __init__(
@@ -75,8 +85,11 @@ class GenerativeModule(L.LightningModule):
         max_generator_steps: int | None = None,
         lr_decay: str = "constant",
         init_from: str | None = None,
+        nonfinite: str = "stop",
     ) -> None:
         super().__init__()
+        if nonfinite not in NONFINITE_ACTIONS:
+            raise ConfigError(f"nonfinite must be one of {NONFINITE_ACTIONS}, got {nonfinite!r}.")
         if max_generator_steps is not None and max_generator_steps < 1:
             raise ConfigError(
                 f"max_generator_steps must be >= 1 or None, got {max_generator_steps}."
@@ -92,7 +105,11 @@ class GenerativeModule(L.LightningModule):
         self.max_generator_steps = max_generator_steps
         self.lr_decay = lr_decay
         self.init_from = init_from
+        self.nonfinite = nonfinite
         self.generator_steps = 0
+        self.skipped_updates = 0
+        self._random_state_to_restore: dict[str, Any] | None = None
+        self._loader_states_to_restore: list[dict[str, Any]] | None = None
         self._seconds_before = 0.0  # training time of earlier runs resumed from
         self._started: float | None = None
 
@@ -207,25 +224,40 @@ class GenerativeModule(L.LightningModule):
 
         return optimizers, [LambdaLR(opt, linear) for opt in optimizers]
 
-    def finish_generator_step(self, losses: dict[str, Tensor | None]) -> None:
-        """After a generator update: refuse a non-finite loss, step the learning-rate schedules,
-        count the step and stop at ``max_generator_steps``."""
-        self._check_finite(losses)
-        for scheduler in self.lr_schedulers() or []:
+    def finish_generator_step(self) -> None:
+        """After a generator update: step the learning-rate schedules, count the step and stop at
+        ``max_generator_steps``."""
+        schedulers = self.lr_schedulers() or []
+        for scheduler in schedulers if isinstance(schedulers, list) else [schedulers]:
             scheduler.step()
         self.generator_steps += 1
         self._stop_when_done()
 
-    def _check_finite(self, losses: dict[str, Tensor | None]) -> None:
-        # One device sync per generator step; a NaN would otherwise train on silently.
-        losses = {name: loss for name, loss in losses.items() if loss is not None}
-        if bool(torch.isfinite(torch.stack(list(losses.values()))).all()):
-            return
-        values = ", ".join(f"{name} loss {loss.item()}" for name, loss in losses.items())
+    def update_is_finite(self, terms: dict[str, Tensor | None], update: str) -> bool:
+        """Whether every value of ``terms`` (a loss and the terms it sums) is finite; call it
+        before ``update``'s backward pass and optimizer step (one host sync).
+
+        When one is not: with ``nonfinite="stop"``, raise :class:`TrainingDivergedError` naming
+        the generator step, the update and the non-finite terms (the weights are still those
+        before this update); with ``"skip"``, warn, count it and return ``False``: the caller
+        leaves its optimizer alone.
+        """
+        terms = {name: value for name, value in terms.items() if value is not None}
+        values = torch.stack([value.detach().float().reshape(()) for value in terms.values()])
+        if bool(torch.isfinite(values).all()):
+            return True
+        bad = ", ".join(
+            f"{name} = {value.item()}" for name, value in terms.items() if not value.isfinite()
+        )
+        step = self.generator_steps
+        where = f"{type(self).__name__} diverged at generator step {step} ({update})"
+        if self.nonfinite == "skip":
+            self.skipped_updates += 1
+            rank_zero_warn(f"{where}: {bad}; skipped (nonfinite='skip').")
+            return False
         raise TrainingDivergedError(
-            f"{type(self).__name__} diverged at generator step {self.generator_steps}: {values}; "
-            f"lower the learning rate ({self.divergence_hint()}) or resume from the last "
-            "checkpoint."
+            f"{where}: {bad}; the weights are those before this update. Lower the learning rate "
+            f"({self.divergence_hint()}), or set nonfinite='skip' to skip such updates."
         )
 
     def divergence_hint(self) -> str:
@@ -243,6 +275,8 @@ class GenerativeModule(L.LightningModule):
         """Log one generator step's values; ``progress_bar_keys`` also go to the progress bar."""
         shown = {k: logs.pop(k) for k in self.progress_bar_keys if k in logs}
         kwargs = {"on_step": True, "on_epoch": False, "batch_size": batch_size}
+        if self.nonfinite == "skip":
+            logs["train/skipped_updates"] = float(self.skipped_updates)
         self.log_dict(logs, **kwargs)
         self.log_dict(shown, prog_bar=True, **kwargs)
 
@@ -259,7 +293,42 @@ class GenerativeModule(L.LightningModule):
         running = time.perf_counter() - self._started if self._started is not None else 0.0
         return self._seconds_before + running
 
+    def networks_chain(self) -> list[tuple[str, nn.Module]]:
+        """The networks that take one another's outputs, from the sampling network on (the
+        critic, the encoder); :meth:`on_fit_start` checks that they fit together."""
+        return []
+
+    def check_networks_fit(self) -> None:
+        """Run 2 standard normal codes (from a generator of its own) through
+        :meth:`networks_chain` in eval mode without gradients, and turn a shape mismatch into one
+        :class:`ConfigError` line before the first step, not a traceback inside it."""
+        chain = self.networks_chain()
+        if not chain:
+            return
+        rng = torch.Generator().manual_seed(0)
+        x = torch.randn(2, self.latent_dim, generator=rng).to(self.device)
+        shape_in = tuple(x.shape[1:])
+        modes = {net: net.training for _, net in chain}
+        try:
+            with torch.no_grad():
+                for i, (name, net) in enumerate(chain):
+                    net.eval()
+                    try:
+                        x = net(x)
+                    except (RuntimeError, ValueError, IndexError) as err:
+                        source = "noise" if i == 0 else f"the {chain[i - 1][0]}'s outputs"
+                        raise ConfigError(
+                            f"the {name} {type(net).__name__} cannot take {source} of shape "
+                            f"{shape_in} ({first_line(err)}); give the networks matching "
+                            "latent_dim, channels and image_size (or data_dim)."
+                        ) from None
+                    shape_in = tuple(x.shape[1:])
+        finally:
+            for net, mode in modes.items():
+                net.train(mode)
+
     def on_fit_start(self) -> None:
+        self.check_networks_fit()
         resumed = self.generator_steps > 0 or self.trainer.ckpt_path is not None
         if self.init_from is None or resumed:
             return
@@ -283,9 +352,41 @@ class GenerativeModule(L.LightningModule):
         checkpoint["wgen"] = {
             "generator_steps": self.generator_steps,
             "train_seconds": self.train_seconds,
+            "skipped_updates": self.skipped_updates,
+            "random_state": random_state.capture(),
         }
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         saved = checkpoint.get("wgen", {})
         self.generator_steps = int(saved.get("generator_steps", 0))
         self._seconds_before = float(saved.get("train_seconds", 0.0))
+        self.skipped_updates = int(saved.get("skipped_updates", 0))
+        self._random_state_to_restore = saved.get("random_state")
+        fit_loop = checkpoint.get("loops", {}).get("fit_loop", {})
+        self._loader_states_to_restore = fit_loop.get("state_dict", {}).get("combined_loader")
+
+    def on_train_epoch_start(self) -> None:
+        # Lightning hands the training loaders their saved state only when it resumes mid-epoch;
+        # resumed at an epoch end, a ResumableLoader would start over from its seed's first
+        # epoch. Give it its state here, before the epoch's iterator is made.
+        states, self._loader_states_to_restore = self._loader_states_to_restore, None
+        if not states:
+            return
+        loaders = self.trainer.train_dataloader
+        if isinstance(loaders, dict):
+            loaders = list(loaders.values())
+        loaders = [x for x in (loaders if isinstance(loaders, list | tuple) else [loaders])]
+        stateful = [
+            x for x in loaders if hasattr(x, "state_dict") and hasattr(x, "load_state_dict")
+        ]
+        for loader, state in zip(stateful, states, strict=False):
+            if isinstance(loader, ResumableLoader) and not loader.restored:
+                loader.load_state_dict(state)
+
+    def on_train_batch_start(self, batch: Any, batch_idx: int) -> None:
+        # A resumed run takes back the random states of the moment its checkpoint was written
+        # here, once the loop has built its data iterator and run any sanity check, so that it
+        # draws the noise the uninterrupted run would have drawn.
+        if self._random_state_to_restore is not None:
+            random_state.restore(self._random_state_to_restore)
+            self._random_state_to_restore = None

@@ -52,9 +52,10 @@ class LatentAdversarialModule(AutoencoderModule):
     def update_discriminator(self, codes: Tensor, logs: dict[str, Tensor]) -> None:
         optimizer = self.optimizer_list()[1]
         loss = self.discriminator_loss(self.training_randn_like(codes), codes)
-        optimizer.zero_grad(set_to_none=True)
-        self.manual_backward(loss)
-        optimizer.step()
+        if self.update_is_finite({"disc/loss": loss}, "latent discriminator update"):
+            optimizer.zero_grad(set_to_none=True)
+            self.manual_backward(loss)
+            optimizer.step()
         logs["disc/loss"] = loss
 
     def optimizers_to_build(self) -> list[Optimizer]:
@@ -64,6 +65,3 @@ class LatentAdversarialModule(AutoencoderModule):
             self.paper_discriminator_optimizer,
         )
         return [*super().optimizers_to_build(), disc]
-
-    def other_losses(self, logs: dict[str, Tensor]) -> dict[str, Tensor]:
-        return {"discriminator": logs["disc/loss"]}

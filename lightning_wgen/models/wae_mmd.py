@@ -37,3 +37,10 @@ class WAEMMD(AutoencoderModule):
 
     def latent_penalty(self, codes: Tensor, posterior: tuple[Tensor, Tensor] | None) -> Tensor:
         return mmd_unbiased(codes, self.training_randn_like(codes), self.kernel)
+
+    def step_latent_mmd(self, codes: Tensor, logs: dict[str, Tensor]) -> Tensor:
+        # With the IMQ kernel the penalty already is this diagnostic on the same codes (with
+        # other prior samples): reuse it rather than drawing and computing it again per step.
+        if self.kernel == "imq":
+            return logs["ae/penalty"]
+        return super().step_latent_mmd(codes, logs)

@@ -17,7 +17,7 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor, nn
 
-from lightning_wgen.errors import ConfigError
+from lightning_wgen.errors import ConfigError, require_at_least
 
 
 def _same_size_padding(kernel_size: int) -> tuple[int, int]:
@@ -44,6 +44,13 @@ class ConvEncoder(nn.Module):
         gaussian: bool = False,
     ) -> None:
         super().__init__()
+        require_at_least(
+            "ConvEncoder",
+            1,
+            channels=channels,
+            image_size=image_size,
+            smallest_width=min(widths, default=1),
+        )
         if latent_dim < 1 or not widths or kernel_size < 2:
             raise ConfigError(
                 f"ConvEncoder needs latent_dim >= 1, at least one width and kernel_size >= 2, got "
@@ -93,6 +100,15 @@ class ConvDecoder(nn.Module):
         batch_norm: bool = True,
     ) -> None:
         super().__init__()
+        require_at_least(
+            "ConvDecoder",
+            1,
+            latent_dim=latent_dim,
+            channels=channels,
+            smallest_width=min(widths, default=1),
+        )
+        require_at_least("ConvDecoder", 1, image_size=image_size)
+        require_at_least("ConvDecoder", 2, kernel_size=kernel_size)
         doublings = len(widths) - 1
         if not widths or image_size % 2**doublings:
             raise ConfigError(

@@ -17,7 +17,7 @@ from typing import Literal
 
 from torch import Tensor, nn
 
-from lightning_wgen.errors import ConfigError
+from lightning_wgen.errors import ConfigError, require_at_least
 
 SUPPORTED_IMAGE_SIZES = (28, 32, 64)
 CRITIC_NORMS = ("layer", "none", "batch")
@@ -47,6 +47,13 @@ class DCGANGenerator(nn.Module):
         base_channels: int = 64,
     ) -> None:
         super().__init__()
+        require_at_least(
+            "DCGANGenerator",
+            1,
+            latent_dim=latent_dim,
+            channels=channels,
+            base_channels=base_channels,
+        )
         self.latent_dim = latent_dim
         self.start = _start_size(image_size)
         doublings = _doublings(image_size)
@@ -85,6 +92,13 @@ class DCGANCritic(nn.Module):
         out_features: int = 1,
     ) -> None:
         super().__init__()
+        require_at_least(
+            "DCGANCritic",
+            1,
+            channels=channels,
+            base_channels=base_channels,
+            out_features=out_features,
+        )
         if norm not in CRITIC_NORMS:
             raise ConfigError(
                 f"DCGANCritic norm={norm!r} is not supported; use one of {CRITIC_NORMS} ('batch' "

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from torch import Tensor, nn
 
-from lightning_wgen.errors import ConfigError
+from lightning_wgen.errors import ConfigError, require_at_least
 
 
 def mlp(
@@ -33,6 +33,13 @@ class MLPGenerator(nn.Module):
         num_hidden_layers: int = 3,
     ) -> None:
         super().__init__()
+        require_at_least(
+            "MLPGenerator",
+            1,
+            latent_dim=latent_dim,
+            data_dim=data_dim,
+            hidden_features=hidden_features,
+        )
         self.latent_dim = latent_dim
         self.net = mlp(latent_dim, data_dim, hidden_features, num_hidden_layers)
 
@@ -52,6 +59,13 @@ class MLPCritic(nn.Module):
         out_features: int = 1,
     ) -> None:
         super().__init__()
+        require_at_least(
+            "MLPCritic",
+            1,
+            data_dim=data_dim,
+            hidden_features=hidden_features,
+            out_features=out_features,
+        )
         self.net = mlp(data_dim, out_features, hidden_features, num_hidden_layers)
         self.out_features = out_features
 

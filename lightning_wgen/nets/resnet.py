@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from torch import Tensor, nn
 
-from lightning_wgen.errors import ConfigError
+from lightning_wgen.errors import ConfigError, require_at_least
 
 SUPPORTED_IMAGE_SIZES = (32, 64)
 
@@ -87,6 +87,13 @@ class ResNetGenerator(nn.Module):
     ) -> None:
         super().__init__()
         _check_image_size(image_size)
+        require_at_least(
+            "ResNetGenerator",
+            1,
+            latent_dim=latent_dim,
+            channels=channels,
+            base_channels=base_channels,
+        )
         self.latent_dim = latent_dim
         b = base_channels
         widths = [b, b, b, b] if image_size == 32 else [8 * b, 8 * b, 4 * b, 2 * b, b]
@@ -127,6 +134,13 @@ class ResNetCritic(nn.Module):
     ) -> None:
         super().__init__()
         _check_image_size(image_size)
+        require_at_least(
+            "ResNetCritic",
+            1,
+            channels=channels,
+            base_channels=base_channels,
+            out_features=out_features,
+        )
         b = base_channels
         if image_size == 32:
             blocks = [

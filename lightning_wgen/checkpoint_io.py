@@ -1,0 +1,78 @@
+"""Checkpoint files that are either the old one or the whole new one, never a torn mixture.
+
+Lightning's own writer goes through an fsspec transaction whose temporary file lies in the
+system's temporary folder; when that is another file system than the checkpoint's (a tmpfs
+``/tmp``, a network home), committing it copies the bytes into the checkpoint's own path, and a
+kill during that copy leaves a truncated checkpoint. :func:`atomic_write` instead writes a
+temporary file beside the target, flushes it to disk and renames it over the target (a rename
+within one folder is atomic on POSIX and Windows), then flushes the folder entry.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import torch
+from lightning.pytorch.plugins.io import TorchCheckpointIO
+
+CHUNK_BYTES = 1 << 24
+
+
+def atomic_write(path: str | os.PathLike, data: bytes | memoryview) -> None:
+    """Write ``data`` to ``path`` so that ``path`` holds either its old content or all of
+    ``data`` at every moment, also when the process is killed mid-write. The temporary file of
+    an interrupted write (``.<name>.*.tmp`` beside it) is removed by the next write."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        view = memoryview(data)
+        for start in range(0, len(view), CHUNK_BYTES):
+            chunk = view[start : start + CHUNK_BYTES]
+            while chunk:
+                chunk = chunk[os.write(fd, chunk) :]
+        os.fsync(fd)
+        os.close(fd)
+        fd = -1
+        os.replace(temporary, path)
+    except BaseException:
+        if fd >= 0:
+            os.close(fd)
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(temporary)
+        raise
+    _sync_folder(path.parent)
+    for stale in path.parent.glob(f".{path.name}.*.tmp"):  # left by a killed writer
+        with contextlib.suppress(FileNotFoundError):
+            stale.unlink()
+
+
+def _sync_folder(folder: Path) -> None:
+    if os.name != "posix":
+        return
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+class AtomicCheckpointIO(TorchCheckpointIO):
+    """Lightning's ``TorchCheckpointIO`` with local files written by :func:`atomic_write`
+    (remote URLs keep Lightning's writer). ``wgen`` trainers use it unless the config brings a
+    checkpoint plugin; with a plain ``Trainer``, pass ``plugins=[AtomicCheckpointIO()]``."""
+
+    def save_checkpoint(
+        self, checkpoint: dict[str, Any], path: Any, storage_options: Any | None = None
+    ) -> None:
+        if storage_options is not None or "://" in str(path):
+            super().save_checkpoint(checkpoint, path, storage_options)
+            return
+        buffer = io.BytesIO()
+        torch.save(checkpoint, buffer)
+        atomic_write(path, buffer.getbuffer())
