@@ -176,7 +176,9 @@ INTERRUPTIONS = {
         ("wae_mmd", "sigterm_mid_epoch"),
     ],
 )
-def test_a_resumed_run_continues_exactly(family, interruption, image_folder, uninterrupted, tmp_path):
+def test_a_resumed_run_continues_exactly(
+    family, interruption, image_folder, uninterrupted, tmp_path
+):
     expected_losses, expected_states = uninterrupted(family)
     kwargs, error = INTERRUPTIONS[interruption]
     first = Record(**kwargs)

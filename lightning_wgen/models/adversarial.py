@@ -284,6 +284,7 @@ class AdversarialModule(GenerativeModule):
     def validation_step(self, batch: Any, batch_idx: int, prefix: str = "val") -> None:
         """The critic's W1 estimate between held-out real data and fresh samples (``val/``)."""
         real = images_of(batch)
+        self.check_data_shape(real, "generator")
         # Seeded by the batch index: the same noise at every validation, and none of the global
         # random state used, which training (and an exact resume) depends on.
         rng = torch.Generator().manual_seed(batch_idx)
@@ -298,8 +299,10 @@ class AdversarialModule(GenerativeModule):
 
     def predict_step(self, batch: Any, batch_idx: int) -> Tensor:
         """``wgen predict``: the critic's scores of the data (the test split by default)."""
+        x = images_of(batch)
+        self.check_data_shape(x, "generator")
         with torch.no_grad():
-            return self.critic_scores(images_of(batch))
+            return self.critic_scores(x)
 
     # -- checkpointing ----------------------------------------------------------------------------
 

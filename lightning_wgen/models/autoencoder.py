@@ -191,6 +191,7 @@ class AutoencoderModule(GenerativeModule):
 
     def training_step(self, batch: Any, batch_idx: int) -> None:
         x = images_of(batch)
+        self.check_data_shape(x, "decoder")
         logs: dict[str, Tensor] = {}
         codes, loss = self.autoencoder_update(x, logs)
         logs["ae/latent_mmd"] = self.step_latent_mmd(codes, logs)
@@ -214,6 +215,7 @@ class AutoencoderModule(GenerativeModule):
     def validation_step(self, batch: Any, batch_idx: int, prefix: str = "val") -> None:
         """Reconstruction cost of held-out images and the MMD of their codes (``val/``)."""
         x = images_of(batch)
+        self.check_data_shape(x, "decoder")
         with torch.no_grad():
             codes = self.encode(x)
             values = {
@@ -231,6 +233,8 @@ class AutoencoderModule(GenerativeModule):
 
     def predict_step(self, batch: Any, batch_idx: int) -> dict[str, Tensor]:
         """``wgen predict``: codes and reconstructions of the data (the test split by default)."""
+        x = images_of(batch)
+        self.check_data_shape(x, "decoder")
         with torch.no_grad():
-            codes = self.encode(images_of(batch))
+            codes = self.encode(x)
             return {"codes": codes, "reconstructions": self.decoder(codes)}

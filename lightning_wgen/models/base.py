@@ -312,6 +312,8 @@ class GenerativeModule(L.LightningModule):
         try:
             with torch.no_grad():
                 for i, (name, net) in enumerate(chain):
+                    if i == 1:
+                        self.sample_shape = shape_in
                     net.eval()
                     try:
                         x = net(x)
@@ -326,6 +328,30 @@ class GenerativeModule(L.LightningModule):
         finally:
             for net, mode in modes.items():
                 net.train(mode)
+
+    sample_shape: tuple[int, ...] | None = None  # what the sampling network makes, per sample
+
+    def check_data_shape(self, x: Tensor, made_by: str) -> None:
+        """One line when the data's samples ``x`` do not have the shape the networks make."""
+        if self.sample_shape is not None and tuple(x.shape[1:]) != self.sample_shape:
+            raise ConfigError(
+                f"the data gives samples of shape {tuple(x.shape[1:])} but the {made_by} makes "
+                f"{self.sample_shape}: give the data and the networks the same image_size and "
+                "channels"
+            )
+
+    def _check_once(self) -> None:
+        if self.sample_shape is None:
+            self.check_networks_fit()
+
+    def on_validation_start(self) -> None:
+        self._check_once()
+
+    def on_test_start(self) -> None:
+        self._check_once()
+
+    def on_predict_start(self) -> None:
+        self._check_once()
 
     def on_fit_start(self) -> None:
         self.check_networks_fit()
