@@ -20,10 +20,12 @@ plain loop, in turns; the printed ratio is ours / plain in steps per second, mea
 deviation over the repetitions (1.0: no overhead). ``--variant`` changes both sides alike:
 
 - ``fused``: Adam's fused implementation;
-- ``channels_last``: networks and data in channels-last memory format;
-- ``compile``: each network compiled with ``torch.compile`` (``nn.Module.compile``), except a
-  critic whose input gradient needs a double backward that the compiled graph does not support
-  (probed once on a small batch; the critic then stays eager and the result says why).
+- ``channels_last``: our module with ``channels_last=True``; the plain loop's networks and data
+  converted to channels-last memory format;
+- ``compile``: our module with ``compile_networks=True``; the plain loop's networks compiled with
+  ``torch.compile`` (``nn.Module.compile``), except a critic whose input gradient needs a double
+  backward that the compiled graph does not support (probed once on a small batch; the critic
+  then stays eager and the result says why; our WGAN-GP keeps its critic eager too).
 
 Comparing a variant's steps per second with the default run's shows whether it helps. The
 process's peak resident memory is printed at the end. Results go to
@@ -128,7 +130,14 @@ class Variant:
             return x.contiguous(memory_format=torch.channels_last)
         return x
 
-    def net(self, module: nn.Module, *, eager: bool = False) -> nn.Module:
+    def module_options(self) -> dict:
+        """What our module is given instead of converted networks."""
+        options = {"channels_last": "channels_last", "compile": "compile_networks"}
+        return {options[self.name]: True} if self.name in options else {}
+
+    def net(self, module: nn.Module, *, eager: bool = False, ours: bool = False) -> nn.Module:
+        if ours:  # our module converts its networks itself (module_options)
+            return module
         if self.name == "channels_last":
             return module.to(memory_format=torch.channels_last)
         if self.name == "compile" and not eager:
@@ -165,13 +174,13 @@ def wgan_gp_pair(
     adam = variant.adam(lr=1e-4, betas=(0.0, 0.9))
     critic_eager = variant.critic_eager(critic, (4, *data.shape[1:]))
 
-    def nets() -> tuple[nn.Module, nn.Module]:
+    def nets(ours: bool = False) -> tuple[nn.Module, nn.Module]:
         g, d = copy.deepcopy(generator), copy.deepcopy(critic)
-        return variant.net(g), variant.net(d, eager=critic_eager)
+        return variant.net(g, ours=ours), variant.net(d, eager=critic_eager, ours=ours)
 
     def ours() -> L.LightningModule:
-        g, d = nets()
-        kwargs = {"generator_optimizer": adam, "critic_optimizer": adam}
+        g, d = nets(ours=True)
+        kwargs = {"generator_optimizer": adam, "critic_optimizer": adam, **variant.module_options()}
         return WGANGP(g, d, gp_weight=10.0, n_critic=5, **kwargs)
 
     def plain() -> Callable[[], None]:
@@ -228,12 +237,13 @@ def wae_mmd_pair(
     decoder = ConvDecoder(latent_dim=8, channels=1, image_size=28, widths=[128, 64, 32])
     adam = variant.adam(lr=1e-3, betas=(0.5, 0.999))
 
-    def nets() -> tuple[nn.Module, nn.Module]:
-        return variant.net(copy.deepcopy(encoder)), variant.net(copy.deepcopy(decoder))
+    def nets(ours: bool = False) -> tuple[nn.Module, nn.Module]:
+        enc, dec = copy.deepcopy(encoder), copy.deepcopy(decoder)
+        return variant.net(enc, ours=ours), variant.net(dec, ours=ours)
 
     def ours() -> L.LightningModule:
-        enc, dec = nets()
-        return WAEMMD(enc, dec, mmd_weight=10.0, optimizer=adam)
+        enc, dec = nets(ours=True)
+        return WAEMMD(enc, dec, mmd_weight=10.0, optimizer=adam, **variant.module_options())
 
     def plain() -> Callable[[], None]:
         enc, dec = nets()

@@ -1,5 +1,6 @@
 """lightning-wgen: Wasserstein-family generative models on PyTorch Lightning."""
 
+from lightning_wgen.checkpoint_io import AtomicCheckpointIO
 from lightning_wgen.data import (
     CelebADataModule,
     CIFAR10DataModule,
@@ -8,7 +9,13 @@ from lightning_wgen.data import (
     MNISTDataModule,
     ToyDataModule,
 )
-from lightning_wgen.errors import ConfigError, CorruptImageError, DatasetNotFoundError, WGenError
+from lightning_wgen.errors import (
+    ConfigError,
+    CorruptImageError,
+    DatasetNotFoundError,
+    TrainingDivergedError,
+    WGenError,
+)
 from lightning_wgen.models import (
     AAE,
     AEOT,
@@ -45,6 +52,7 @@ __all__ = [
     "WGANGP",
     "WGANSN",
     "AdversarialModule",
+    "AtomicCheckpointIO",
     "CramerGAN",
     "WGANDiv",
     "CIFAR10DataModule",
@@ -56,6 +64,7 @@ __all__ = [
     "ImageFolderDataModule",
     "MNISTDataModule",
     "ToyDataModule",
+    "TrainingDivergedError",
     "WGenError",
     "__version__",
 ]

@@ -5,6 +5,7 @@ from lightning_wgen.data.cifar import CIFAR10DataModule
 from lightning_wgen.data.folder import ImageFolderDataModule
 from lightning_wgen.data.images import ImageDataModule, images_of
 from lightning_wgen.data.mnist import FashionMNISTDataModule, MNISTDataModule
+from lightning_wgen.data.resumable import ResumableLoader
 from lightning_wgen.data.toy import TOY_DATASETS, ToyDataModule, sample_toy, toy_modes
 
 __all__ = [
@@ -15,6 +16,7 @@ __all__ = [
     "ImageDataModule",
     "ImageFolderDataModule",
     "MNISTDataModule",
+    "ResumableLoader",
     "ToyDataModule",
     "images_of",
     "sample_toy",

@@ -85,7 +85,8 @@ class AdversarialModule(GenerativeModule):
         ema_decay: if set, keep an exponential moving average of the generator's weights and
             sample from it.
         max_generator_steps: stop training after this many generator updates.
-        lr_decay, init_from, nonfinite: see :class:`GenerativeModule`.
+        lr_decay, init_from, nonfinite, channels_last, compile_networks: see
+            :class:`GenerativeModule`.
     """
 
     paper_n_critic: int = 5
@@ -95,6 +96,8 @@ class AdversarialModule(GenerativeModule):
         {"lr": 1e-4, "betas": (0.0, 0.9)},
     )
     per_sample_critic: bool = False
+    # the penalty differentiates the critic's input gradient again (double backward)
+    critic_takes_input_gradients: bool = False
 
     progress_bar_keys: tuple[str, ...] = ("critic/loss", "critic/w_estimate")
 
@@ -112,12 +115,16 @@ class AdversarialModule(GenerativeModule):
         lr_decay: str = "constant",
         init_from: str | None = None,
         nonfinite: str = "stop",
+        channels_last: bool = False,
+        compile_networks: bool = False,
     ) -> None:
         super().__init__(
             max_generator_steps=max_generator_steps,
             lr_decay=lr_decay,
             init_from=init_from,
             nonfinite=nonfinite,
+            channels_last=channels_last,
+            compile_networks=compile_networks,
         )
         n_critic = self.paper_n_critic if n_critic is None else n_critic
         critic_warmup = self.paper_critic_warmup if critic_warmup is None else critic_warmup
@@ -218,6 +225,9 @@ class AdversarialModule(GenerativeModule):
 
     def networks_chain(self) -> list[tuple[str, nn.Module]]:
         return [("generator", self.generator), ("critic", self.critic)]
+
+    def networks_to_keep_eager(self) -> set[str]:
+        return {"critic"} if self.critic_takes_input_gradients else set()
 
     # -- optimisation -----------------------------------------------------------------------------
 

@@ -53,7 +53,8 @@ class AutoencoderModule(GenerativeModule):
         reconstruction_weight: the factor on ``c``; ``None``: the family's paper value.
         optimizer: callable ``params -> Optimizer`` for encoder and decoder together; ``None``:
             the family's paper optimizer.
-        max_generator_steps, lr_decay, init_from: see :class:`GenerativeModule`.
+        max_generator_steps, lr_decay, init_from, nonfinite, channels_last, compile_networks:
+            see :class:`GenerativeModule`.
     """
 
     gaussian_encoder: bool | None = None
@@ -77,12 +78,16 @@ class AutoencoderModule(GenerativeModule):
         lr_decay: str = "constant",
         init_from: str | None = None,
         nonfinite: str = "stop",
+        channels_last: bool = False,
+        compile_networks: bool = False,
     ) -> None:
         super().__init__(
             max_generator_steps=max_generator_steps,
             lr_decay=lr_decay,
             init_from=init_from,
             nonfinite=nonfinite,
+            channels_last=channels_last,
+            compile_networks=compile_networks,
         )
         family = type(self).__name__
         for name, net in (("encoder", encoder), ("decoder", decoder)):

@@ -77,6 +77,13 @@ class GenerativeModule(L.LightningModule):
             the generator step and the terms, with the weights as they were before that update
             (:class:`~lightning_wgen.callbacks.LastCheckpoint` saves them); ``"skip"`` leaves
             the weights unchanged, warns, counts it in ``train/skipped_updates`` and goes on.
+        channels_last: keep the networks' convolution weights in channels-last memory format
+            while training (and back in the default format afterwards). On the 2-core CPU this
+            made WGAN-GP and WAE-MMD on 28x28 images 12 % and 29 % faster (docs/benchmarks.md).
+        compile_networks: compile the networks with ``torch.compile`` (``nn.Module.compile``)
+            at the start of ``fit``, except those whose input gradients a penalty
+            differentiates again (:meth:`networks_to_keep_eager`), which the compiled graph does
+            not support; the first steps then take longer while the graphs compile.
     """
 
     def __init__(
@@ -86,6 +93,8 @@ class GenerativeModule(L.LightningModule):
         lr_decay: str = "constant",
         init_from: str | None = None,
         nonfinite: str = "stop",
+        channels_last: bool = False,
+        compile_networks: bool = False,
     ) -> None:
         super().__init__()
         if nonfinite not in NONFINITE_ACTIONS:
@@ -106,6 +115,8 @@ class GenerativeModule(L.LightningModule):
         self.lr_decay = lr_decay
         self.init_from = init_from
         self.nonfinite = nonfinite
+        self.channels_last = channels_last
+        self.compile_networks = compile_networks
         self.generator_steps = 0
         self.skipped_updates = 0
         self._random_state_to_restore: dict[str, Any] | None = None
@@ -240,11 +251,12 @@ class GenerativeModule(L.LightningModule):
         When one is not: with ``nonfinite="stop"``, raise :class:`TrainingDivergedError` naming
         the generator step, the update and the non-finite terms (the weights are still those
         before this update); with ``"skip"``, warn, count it and return ``False``: the caller
-        leaves its optimizer alone.
+        leaves its optimizer alone. Under ``16-mixed`` an overflow goes to the GradScaler
+        (which skips the step and lowers its scale) until the scale is down to 1.
         """
         terms = {name: value for name, value in terms.items() if value is not None}
         values = torch.stack([value.detach().float().reshape(()) for value in terms.values()])
-        if bool(torch.isfinite(values).all()):
+        if bool(torch.isfinite(values).all()) or self._loss_scaler_absorbs():
             return True
         bad = ", ".join(
             f"{name} = {value.item()}" for name, value in terms.items() if not value.isfinite()
@@ -259,6 +271,14 @@ class GenerativeModule(L.LightningModule):
             f"{where}: {bad}; the weights are those before this update. Lower the learning rate "
             f"({self.divergence_hint()}), or set nonfinite='skip' to skip such updates."
         )
+
+    def _loss_scaler_absorbs(self) -> bool:
+        # Under 16-mixed a value that overflows float16 is the GradScaler's business: it skips
+        # the optimizer step and halves its scale. The guard acts only once the scale is down
+        # to 1, when lowering it further no longer explains the overflow.
+        trainer = self._trainer
+        scaler = getattr(trainer.precision_plugin, "scaler", None) if trainer else None
+        return scaler is not None and scaler.is_enabled() and scaler.get_scale() > 1.0
 
     def divergence_hint(self) -> str:
         rates = [f"{opt.optimizer.param_groups[0]['lr']:g}" for opt in self.optimizer_list()]
@@ -353,8 +373,19 @@ class GenerativeModule(L.LightningModule):
     def on_predict_start(self) -> None:
         self._check_once()
 
+    def networks_to_keep_eager(self) -> set[str]:
+        """Names in :meth:`networks_chain` that ``compile_networks`` leaves uncompiled."""
+        return set()
+
     def on_fit_start(self) -> None:
+        if self.channels_last:
+            self.to(memory_format=torch.channels_last)
         self.check_networks_fit()
+        if self.compile_networks:
+            eager = self.networks_to_keep_eager()
+            for name, net in self.networks_chain():
+                if name not in eager and getattr(net, "_compiled_call_impl", None) is None:
+                    net.compile()
         resumed = self.generator_steps > 0 or self.trainer.ckpt_path is not None
         if self.init_from is None or resumed:
             return
@@ -373,6 +404,10 @@ class GenerativeModule(L.LightningModule):
 
     def on_train_end(self) -> None:
         self._seconds_before, self._started = self.train_seconds, None
+
+    def on_fit_end(self) -> None:
+        if self.channels_last:
+            self.to(memory_format=torch.contiguous_format)
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         checkpoint["wgen"] = {

@@ -30,6 +30,7 @@ class CramerGAN(AdversarialModule):
     """
 
     per_sample_critic = True
+    critic_takes_input_gradients = True
     paper_optimizer = (torch.optim.Adam, {"lr": 1e-4, "betas": (0.5, 0.9)})
 
     def __init__(

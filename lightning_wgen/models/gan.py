@@ -43,6 +43,7 @@ class DRAGAN(GAN):
     """
 
     per_sample_critic = True
+    critic_takes_input_gradients = True
     paper_optimizer = (torch.optim.Adam, {"lr": 1e-4, "betas": (0.5, 0.999)})
 
     def __init__(

@@ -22,6 +22,7 @@ class WGANDiv(AdversarialModule):
     """
 
     per_sample_critic = True
+    critic_takes_input_gradients = True
     paper_optimizer = (torch.optim.Adam, {"lr": 2e-4, "betas": (0.5, 0.999)})
 
     def __init__(

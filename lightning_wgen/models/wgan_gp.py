@@ -21,6 +21,7 @@ class WGANGP(AdversarialModule):
     """
 
     per_sample_critic = True
+    critic_takes_input_gradients = True
 
     def __init__(
         self,
