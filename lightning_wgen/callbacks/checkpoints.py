@@ -27,8 +27,9 @@ class LastCheckpoint(ModelCheckpoint):
 
     Lightning's own ``save_last=True`` writes ``last.ckpt`` only beside a top-k checkpoint, so
     without one it would appear only at the end of training and a run killed before then would
-    lose everything; here the single "top-k" file is ``last.ckpt`` itself. Lightning writes it
-    atomically (a temporary file, then a rename), so a kill mid-write keeps the previous one.
+    lose everything; here the single "top-k" file is ``last.ckpt`` itself. Under ``wgen`` it is
+    written by :class:`~lightning_wgen.checkpoint_io.AtomicCheckpointIO`, so a kill mid-write
+    keeps the previous one.
     """
 
     def __init__(self, dirpath: str | None = None, every_minutes: float = 10.0) -> None:
