@@ -25,7 +25,7 @@ def capture() -> dict[str, Any]:
             int(pos),
             int(has_gauss),
             float(cached),
-        ],  # fmt: skip
+        ],
         "python": [int(version), list(internal), gauss],
     }
     if torch.cuda.is_available() and torch.cuda.is_initialized():

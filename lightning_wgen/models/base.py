@@ -429,14 +429,16 @@ class GenerativeModule(L.LightningModule):
     def on_train_epoch_start(self) -> None:
         # Lightning hands the training loaders their saved state only when it resumes mid-epoch;
         # resumed at an epoch end, a ResumableLoader would start over from its seed's first
-        # epoch. Give it its state here, before the epoch's iterator is made.
+        # epoch. Give it its state here: the loader applies a state when the epoch's first batch
+        # is drawn, which comes after this hook.
         states, self._loader_states_to_restore = self._loader_states_to_restore, None
         if not states:
             return
         loaders = self.trainer.train_dataloader
         if isinstance(loaders, dict):
             loaders = list(loaders.values())
-        loaders = [x for x in (loaders if isinstance(loaders, list | tuple) else [loaders])]
+        loaders = list(loaders) if isinstance(loaders, list | tuple) else [loaders]
+        # the states are those of the loaders with state_dict/load_state_dict, in order
         stateful = [
             x for x in loaders if hasattr(x, "state_dict") and hasattr(x, "load_state_dict")
         ]
