@@ -53,9 +53,14 @@ class LastCheckpoint(ModelCheckpoint):
     def path(self) -> Path:
         return Path(self.dirpath) / "last.ckpt"
 
+    def _finite(self, trainer: L.Trainer, filepath: str | Path) -> bool:
+        if all_finite(trainer.lightning_module):
+            return True
+        rank_zero_warn(f"the weights are not all finite: {filepath} is left as it was.")
+        return False
+
     def _write(self, trainer: L.Trainer) -> bool:
-        if not all_finite(trainer.lightning_module):
-            rank_zero_warn(f"the weights are not all finite: {self.path} is left as it was.")
+        if not self._finite(trainer, self.path):
             return False
         trainer.save_checkpoint(str(self.path))
         self._written_at = time.monotonic()
@@ -63,10 +68,8 @@ class LastCheckpoint(ModelCheckpoint):
 
     def _save_checkpoint(self, trainer: L.Trainer, filepath: str) -> None:
         # Lightning's own epoch-end saves come here too.
-        if all_finite(trainer.lightning_module):
+        if self._finite(trainer, filepath):
             super()._save_checkpoint(trainer, filepath)
-        else:
-            rank_zero_warn(f"the weights are not all finite: {filepath} is left as it was.")
 
     def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         super().on_train_start(trainer, pl_module)

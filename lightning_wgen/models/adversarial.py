@@ -198,8 +198,7 @@ class AdversarialModule(GenerativeModule):
         """The loss scale of ``precision="16-mixed"`` as a tensor (read without a host sync), or
         ``None``: penalties take their input gradients of the scaled scores and unscale them
         (:func:`~lightning_wgen.losses.critic_slopes`)."""
-        trainer = self._trainer
-        scaler = getattr(trainer.precision_plugin, "scaler", None) if trainer else None
+        scaler = self.loss_scaler
         return None if scaler is None else scaler.scale(torch.ones((), device=self.device))
 
     def after_critic_step(self) -> None:
@@ -254,15 +253,10 @@ class AdversarialModule(GenerativeModule):
         # epoch ends (StopIteration) and the next epoch completes the same cycle.
         while self.critic_steps_in_cycle < critic_steps:
             real = self._next_real_batch(dataloader_iter)
+            self.check_data_shape(real, "generator")
             self._batch_size = real.shape[0]
             with torch.no_grad():
                 fake = self.generator(self.training_noise(self._batch_size))
-            if real.shape[1:] != fake.shape[1:]:
-                raise ConfigError(
-                    f"the data gives samples of shape {tuple(real.shape[1:])} but the generator "
-                    f"makes {tuple(fake.shape[1:])}: give the data and the networks the same "
-                    "image_size and channels"
-                )
             loss, logs = self.critic_objective(real, fake)
             logs["critic/loss"] = loss.detach()
             update = f"critic update {self.critic_steps_in_cycle + 1} of {critic_steps}"

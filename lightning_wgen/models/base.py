@@ -16,6 +16,7 @@ from typing import Any
 
 import lightning as L
 import torch
+from lightning.fabric.utilities.types import _Stateful
 from lightning.pytorch.utilities import rank_zero_info, rank_zero_warn
 from torch import Tensor, nn
 from torch.optim import Optimizer
@@ -272,12 +273,17 @@ class GenerativeModule(L.LightningModule):
             f"({self.divergence_hint()}), or set nonfinite='skip' to skip such updates."
         )
 
+    @property
+    def loss_scaler(self) -> Any | None:
+        """The GradScaler of ``precision="16-mixed"``, or ``None``."""
+        trainer = self._trainer
+        return getattr(trainer.precision_plugin, "scaler", None) if trainer else None
+
     def _loss_scaler_absorbs(self) -> bool:
         # Under 16-mixed a value that overflows float16 is the GradScaler's business: it skips
         # the optimizer step and halves its scale. The guard acts only once the scale is down
         # to 1, when lowering it further no longer explains the overflow.
-        trainer = self._trainer
-        scaler = getattr(trainer.precision_plugin, "scaler", None) if trainer else None
+        scaler = self.loss_scaler
         return scaler is not None and scaler.is_enabled() and scaler.get_scale() > 1.0
 
     def divergence_hint(self) -> str:
@@ -438,10 +444,8 @@ class GenerativeModule(L.LightningModule):
         if isinstance(loaders, dict):
             loaders = list(loaders.values())
         loaders = list(loaders) if isinstance(loaders, list | tuple) else [loaders]
-        # the states are those of the loaders with state_dict/load_state_dict, in order
-        stateful = [
-            x for x in loaders if hasattr(x, "state_dict") and hasattr(x, "load_state_dict")
-        ]
+        # the states are those of the stateful loaders, in order (Lightning's own test)
+        stateful = [x for x in loaders if isinstance(x, _Stateful)]
         for loader, state in zip(stateful, states, strict=False):
             if isinstance(loader, ResumableLoader) and not loader.restored:
                 loader.load_state_dict(state)
