@@ -11,8 +11,10 @@ within one folder is atomic on POSIX and Windows), then flushes the folder entry
 from __future__ import annotations
 
 import contextlib
+import errno
 import io
 import os
+import shutil
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -20,14 +22,52 @@ from typing import Any
 import torch
 from lightning.pytorch.plugins.io import TorchCheckpointIO
 
+from lightning_wgen.errors import CheckpointWriteError
+
 CHUNK_BYTES = 1 << 24
+# what a full disk, a quota, a file-size limit or a read-only folder raise
+NO_ROOM = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
 
 
 def atomic_write(path: str | os.PathLike, data: bytes | memoryview) -> None:
     """Write ``data`` to ``path`` so that ``path`` holds either its old content or all of
     ``data`` at every moment, also when the process is killed mid-write. The temporary file of
-    an interrupted write (``.<name>.*.tmp`` beside it) is removed by the next write."""
+    an interrupted write (``.<name>.*.tmp`` beside it) is removed by the next write.
+
+    A write the file system refuses (full, over quota, read-only) raises
+    :class:`~lightning_wgen.errors.CheckpointWriteError`, one line with the bytes it needed;
+    ``path`` keeps its old content.
+    """
     path = Path(path)
+    try:
+        _write_beside(path, data)
+    except OSError as err:
+        if err.errno not in (*NO_ROOM, errno.EACCES, errno.EROFS, errno.EPERM):
+            raise
+        raise CheckpointWriteError(_refusal(path, len(memoryview(data)), err)) from None
+    for stale in path.parent.glob(f".{path.name}.*.tmp"):  # left by a killed writer
+        with contextlib.suppress(FileNotFoundError):
+            stale.unlink()
+
+
+def _refusal(path: Path, size: int, err: OSError) -> str:
+    previous = f"the previous {path.name} is intact" if path.exists() else f"no {path.name} existed"
+    reason = (err.strerror or type(err).__name__).lower()
+    if err.errno in NO_ROOM:
+        folder = next((p for p in (path.parent, *path.parents) if p.exists()), path.parent)
+        free = shutil.disk_usage(folder).free
+        return (
+            f"could not write {path}: {reason} ({size / 1e6:.2f} MB needed, {free / 1e6:.2f} MB "
+            f"free there); {previous}. Free some space, or write the run elsewhere "
+            "(--trainer.logger.init_args.save_dir) and resume from the previous file."
+        )
+    return (
+        f"could not write {path}: {reason}; {previous}. Write the run to a folder you can "
+        "write to (--trainer.logger.init_args.save_dir)."
+    )
+
+
+def _write_beside(path: Path, data: bytes | memoryview) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
@@ -47,9 +87,6 @@ def atomic_write(path: str | os.PathLike, data: bytes | memoryview) -> None:
             os.unlink(temporary)
         raise
     _sync_folder(path.parent)
-    for stale in path.parent.glob(f".{path.name}.*.tmp"):  # left by a killed writer
-        with contextlib.suppress(FileNotFoundError):
-            stale.unlink()
 
 
 def _sync_folder(folder: Path) -> None:

@@ -4,6 +4,7 @@ fit-ot`` (:mod:`lightning_wgen.fit_ot`) and ``wgen zoo`` (:mod:`lightning_wgen.z
 
 from __future__ import annotations
 
+import logging
 import sys
 import warnings
 from pathlib import Path
@@ -14,15 +15,24 @@ from lightning.pytorch.callbacks import BasePredictionWriter, ModelCheckpoint, P
 from lightning.pytorch.cli import LightningArgumentParser, LightningCLI, SaveConfigCallback
 from lightning.pytorch.loggers import WandbLogger
 from lightning.pytorch.plugins.io import CheckpointIO
+from lightning.pytorch.utilities.exceptions import SIGTERMException
 
 import lightning_wgen.data  # noqa: F401  (registers the DataModules for short class names)
 import lightning_wgen.models  # noqa: F401  (registers the families for short class names)
 from lightning_wgen.callbacks import GeneratorStepProgressBar
-from lightning_wgen.callbacks.checkpoints import default_checkpoints
+from lightning_wgen.callbacks.checkpoints import LastCheckpoint, default_checkpoints
 from lightning_wgen.callbacks.predictions import PredictionWriter
 from lightning_wgen.checkpoint_io import AtomicCheckpointIO
 from lightning_wgen.cli_messages import help_epilog, parser_error_line
-from lightning_wgen.errors import WGenError, one_line
+from lightning_wgen.errors import (
+    ConfigError,
+    TrainingInterrupted,
+    WGenError,
+    first_line,
+    one_line,
+)
+from lightning_wgen.models.base import GenerativeModule
+from lightning_wgen.resume import check_state_fits, describe_differences, resume_differences
 
 
 class WGenParser(LightningArgumentParser):
@@ -62,13 +72,89 @@ class WGenCLI(LightningCLI):
         super().parse_arguments(parser, args)
         # LightningCLI reads a --ckpt_path's hyperparameters next, with a traceback for a file
         # that is not a checkpoint; check it first, for one line instead.
+        self._resume: tuple[Path, dict] | None = None
+        self._resume_changes: list[str] = []
         subcommand = self.config.get("subcommand")
         path = self.config[subcommand].get("ckpt_path") if subcommand else None
         named = str(path) in CKPT_NAMES or str(path).startswith("registry")
         if path is not None and "://" not in str(path) and not named:
             from lightning_wgen.loading import read_checkpoint
 
-            read_checkpoint(Path(path), "--ckpt_path")
+            _, checkpoint = read_checkpoint(Path(path), "--ckpt_path")
+            self._resume = (Path(path), checkpoint)
+
+    def _parse_ckpt_path(self) -> None:
+        # Lightning would replace the given model config by the checkpoint's, silently; here the
+        # given settings win and their differences are named (lightning_wgen.resume).
+        if self._resume is None:
+            return
+        path, checkpoint = self._resume
+        config = self.config[self.config.subcommand]
+        where = f"--ckpt_path {path}"
+        for section, saved in (
+            ("model", checkpoint.get("hyper_parameters")),
+            ("data", checkpoint.get("datamodule_hyper_parameters")),
+        ):
+            given = config.get(section)
+            if not saved or "_class_path" not in saved or given is None:
+                continue
+            given = given.as_dict() if hasattr(given, "as_dict") else dict(given)
+            if section == "data" and given.get("class_path") != saved["_class_path"]:
+                continue  # another data set on purpose (evaluating on another split or set)
+            changed = resume_differences(given, saved, where)
+            self._resume_changes += describe_differences(changed, section)
+
+    def _preflight(self) -> None:
+        """Checks that need the built model, made before the trainer starts writing the run
+        folder: the networks fit together, the optimizers accept their settings, the init_from
+        weights load, and a --ckpt_path's tensors fit the configured model and are finite."""
+        data = self.datamodule
+        if data is not None and getattr(data, "download", None) is False:
+            data.prepare_data()  # only checks the files are there
+        model = self.model
+        if not isinstance(model, GenerativeModule):
+            return
+        model.check_networks_fit()
+        if self.subcommand == "fit":
+            model.optimizers_to_build()
+        if self._resume is None:
+            if self.subcommand == "fit" and model.init_from is not None:
+                from lightning_wgen.loading import init_weights
+
+                init_weights(model, model.init_from)  # on_fit_start loads them again, in place
+            return
+        path, checkpoint = self._resume
+        where = f"--ckpt_path {path}"
+        check_state_fits(model, checkpoint["state_dict"], where)
+        bad = [
+            key
+            for key, value in checkpoint["state_dict"].items()
+            if value.is_floating_point() and not value.isfinite().all()
+        ]
+        if bad:
+            raise ConfigError(
+                f"{where} holds weights that are not finite ({bad[0]}{' and more' * (len(bad) > 1)}"
+                "); it is damaged or comes from a diverged run: resume from an earlier checkpoint."
+            )
+        step = checkpoint.get("wgen", {}).get("generator_steps", "?")
+        if self._resume_changes:
+            print(
+                f"wgen: resuming from {path} at generator step {step} with the given settings "
+                f"where they differ from the checkpoint's: {', '.join(self._resume_changes)}.",
+                file=sys.stderr,
+            )
+
+    def _run_subcommand(self, subcommand: str) -> None:
+        try:
+            super()._run_subcommand(subcommand)
+        except SIGTERMException:
+            last = next((c for c in self.trainer.callbacks if isinstance(c, LastCheckpoint)), None)
+            saved = last.saved_on_signal if last is not None else None
+            step = getattr(self.model, "generator_steps", "?")
+            where = f": {saved} holds it; resume with --ckpt_path {saved}" if saved else ""
+            raise TrainingInterrupted(
+                f"stopped by SIGTERM after generator step {step}{where}.", 143
+            ) from None
 
     def _read_checkpoints_safely(self) -> None:
         # Lightning's fit/validate/test/predict would unpickle anything in --ckpt_path (their
@@ -82,6 +168,7 @@ class WGenCLI(LightningCLI):
     before_fit = before_validate = before_test = before_predict = _read_checkpoints_safely
 
     def instantiate_trainer(self, **kwargs: Any) -> Trainer:
+        self._preflight()
         # Lightning's bar counts data batches; ours counts generator steps. Added unless the
         # config turns the bar off or brings its own; likewise the checkpoints (last.ckpt, and
         # the best by FID when an ImageEvaluation measures it), and for `predict` the writer
@@ -109,7 +196,12 @@ class WGenCLI(LightningCLI):
         plugins = list(plugins) if isinstance(plugins, list) else [plugins]
         if not any(isinstance(p, CheckpointIO) for p in plugins):
             kwargs.setdefault("plugins", [*plugins, AtomicCheckpointIO()])
-        return super().instantiate_trainer(**kwargs)
+        try:
+            return super().instantiate_trainer(**kwargs)
+        except WGenError:
+            raise
+        except Exception as err:  # Lightning refusing a trainer setting (precision, devices, ...)
+            raise ConfigError(f"trainer: {first_line(err)}") from None
 
 
 def _quiet_known_warnings() -> None:
@@ -121,6 +213,8 @@ def _quiet_known_warnings() -> None:
     warnings.filterwarnings("ignore", ".*You are using the `dataloader_iter` step flavor.*")
     # Without val_split an image DataModule has no validation batches; that is the default.
     warnings.filterwarnings("ignore", ".*Total length of `list` across ranks is zero.*")
+    # "Seed set to 0" on stderr before every run and every one-line error
+    logging.getLogger("lightning.fabric.utilities.seed").setLevel(logging.WARNING)
 
 
 def _cli(args: list[str] | None, run: bool = True) -> WGenCLI:
@@ -171,6 +265,9 @@ def main(args: list[str] | None = None) -> None:
         cause = _library_error(err)
         if cause is None:
             raise
+        if isinstance(cause, TrainingInterrupted):
+            print(f"wgen: {one_line(cause)}", file=sys.stderr)
+            sys.exit(cause.exit_code)
         sys.exit(f"wgen: error: {one_line(cause)}")
 
 

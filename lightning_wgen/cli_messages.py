@@ -7,13 +7,21 @@ value, and names the known classes when a class name was not found.
 
 from __future__ import annotations
 
+import argparse
+import difflib
+import importlib
 import inspect
+import os
 import re
+from pathlib import Path
+from typing import NoReturn
 
 import lightning as L
+import torch
 
 import lightning_wgen.data as data
 import lightning_wgen.models as models
+from lightning_wgen.errors import ConfigError
 from lightning_wgen.models.base import GenerativeModule
 
 # Lines of jsonargparse's explanation that say where, not what.
@@ -82,8 +90,18 @@ def parser_error_line(message: str) -> str:
     if reason.startswith("Expected a dot import path string"):
         value = reason.split(":", 1)[1].strip()
         known = {"model": families(), "data": datamodules()}.get(key.split(".")[0])
-        hint = f"known: {', '.join(known)}" if known else "give a class name or import path"
-        return f"{key}: no class {value!r}; {hint}."
+        close = closest(value.rsplit(".", 1)[-1], known or [])
+        if close:
+            hint = f"did you mean {' or '.join(close)}?"
+        else:
+            hint = f"known: {', '.join(known)}." if known else "give a class name or import path."
+        return f"{key}: no class {value!r}; {hint}"
+    missing = re.match(r"module '([\w.]+)' has no attribute '(\w+)'", reason)
+    if missing:
+        module, name = missing.groups()
+        close = closest(name, public_classes(module))
+        hint = f"; did you mean {module}.{' or '.join(close)}?" if close else ""
+        return f"{key}: {module} has no class {name!r}{hint}"
     if reason.startswith("Expected a <class"):
         wanted = re.sub(r"Expected a <class '([^']+)'>", r"\1", reason)
         return f"{key}: expected {wanted}, got {given!r}."
@@ -91,3 +109,60 @@ def parser_error_line(message: str) -> str:
         where = f" by {classes[-1]}" if classes else ""
         return f"{key}: {reason[0].lower()}{reason[1:]}{where}; see `wgen fit --help`."
     return f"{key}: {reason}" + (f" ({classes[-1]})" if "class_path" in message and classes else "")
+
+
+def closest(name: str, known: list[str]) -> list[str]:
+    """The names in ``known`` closest to ``name``, ignoring case (``WGANgp`` -> ``WGANGP``)."""
+    by_lower = {k.lower(): k for k in known}
+    exact = by_lower.get(name.lower())
+    if exact:
+        return [exact]
+    close = difflib.get_close_matches(name.lower(), list(by_lower), n=2, cutoff=0.6)
+    prefixed = [k for k in by_lower if k.startswith(name.lower()) and k not in close]
+    return [by_lower[k] for k in [*close, *prefixed][:2]]
+
+
+def public_classes(module: str) -> list[str]:
+    try:
+        found = importlib.import_module(module)
+    except ImportError:
+        return []
+    return [n for n in dir(found) if not n.startswith("_") and inspect.isclass(getattr(found, n))]
+
+
+class OneLineArgumentParser(argparse.ArgumentParser):
+    """argparse for ``wgen sample``, ``fit-ot`` and ``zoo``: a rejected argument is one
+    :class:`ConfigError` line (``wgen: error: ...``), not usage and a message on two lines."""
+
+    def error(self, message: str) -> NoReturn:
+        raise ConfigError(f"{self.prog}: {message}; see `{self.prog} --help`.")
+
+
+def checked_device(value: str, flag: str = "--device") -> torch.device:
+    """The device ``value`` names, or one line when it is not a device or not on this machine."""
+    try:
+        device = torch.device(value)
+    except (RuntimeError, ValueError):
+        raise ConfigError(f"{flag} {value!r} is not a device; give cpu, cuda or cuda:N.") from None
+    if device.type == "cuda":
+        count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        if count == 0 or (device.index or 0) >= count:
+            found = f"{count} CUDA device(s)" if count else "no CUDA GPU"
+            raise ConfigError(f"{flag} {value}: this machine has {found}; use --device cpu.")
+    elif device.type == "mps" and not torch.backends.mps.is_available():
+        raise ConfigError(f"{flag} {value}: MPS is not available here; use --device cpu.")
+    elif device.type not in ("cpu", "cuda", "mps"):
+        raise ConfigError(f"{flag} {value}: only cpu, cuda and mps are supported.")
+    return device
+
+
+def checked_output(path: Path, flag: str = "--out") -> Path:
+    """``path`` if a file can be written there (checked before any work); one line if it is a
+    folder or its folder cannot be made or written to."""
+    if path.is_dir():
+        raise ConfigError(f"{flag} {path} is a folder; give a file path such as {path / 'x'}.")
+    folder = next((p for p in path.absolute().parents if p.exists()), None)
+    if folder is None or not folder.is_dir() or not os.access(folder, os.W_OK | os.X_OK):
+        where = folder if folder is not None else path.parent
+        raise ConfigError(f"{flag} {path}: cannot write in {where}; give a path you can write.")
+    return path

@@ -21,6 +21,20 @@ class TrainingDivergedError(WGenError, FloatingPointError):
     """A loss became infinite or NaN during training."""
 
 
+class TrainingInterrupted(WGenError):
+    """Training stopped by Ctrl-C or SIGTERM after ``last.ckpt`` was written; ``exit_code`` is
+    the shell's code for the signal (130, 143)."""
+
+    def __init__(self, message: str, exit_code: int) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code
+
+
+class CheckpointWriteError(WGenError, OSError):
+    """A checkpoint that could not be written (a full disk, a read-only folder); the previous
+    file is left as it was."""
+
+
 def first_line(err: BaseException) -> str:
     """The first non-empty line of another library's error, or its type's name."""
     lines = [line.strip() for line in str(err).splitlines() if line.strip()]

@@ -15,13 +15,14 @@ from pathlib import Path
 import torch
 from lightning.pytorch import LightningDataModule
 
+from lightning_wgen.cli_messages import OneLineArgumentParser, checked_device, checked_output
 from lightning_wgen.errors import ConfigError
 from lightning_wgen.loading import read_checkpoint
 from lightning_wgen.ot import SOLVERS
 
 
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
+    p = OneLineArgumentParser(
         prog="wgen fit-ot",
         description="Fit the semi-discrete OT map of an AEOT checkpoint on its training set.",
     )
@@ -56,7 +57,8 @@ def fit_ot_main(argv: list[str]) -> Path:
     ckpt = Path(args.ckpt)
     # read once: the model and the DataModule load from these bytes
     raw, checkpoint = read_checkpoint(ckpt)
-    out = output_path(ckpt, args.out)
+    out = checked_output(output_path(ckpt, args.out))
+    device = checked_device(args.device)
     saved = checkpoint.get("hyper_parameters", {}).get("_class_path", "")
     if not saved.endswith(".AEOT"):
         raise ConfigError(
@@ -70,7 +72,7 @@ def fit_ot_main(argv: list[str]) -> Path:
     data = LightningDataModule.load_from_checkpoint(io.BytesIO(raw), weights_only=True, **overrides)
     data.prepare_data()
     data.setup("fit")
-    model.to(args.device)
+    model.to(device)
     result = model.fit_ot(
         data.train_dataloader(),
         max_codes=args.max_codes,

@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import io
 import json
-import pickle
+import re
+import zipfile
 from pathlib import Path
 
 import torch
 from torch import Tensor
 
-from lightning_wgen.errors import ConfigError
+from lightning_wgen.errors import ConfigError, first_line
 from lightning_wgen.models.base import GenerativeModule
 
 ZOO_PREFIX = "zoo:"
@@ -24,22 +25,16 @@ ZOO_PREFIX = "zoo:"
 
 def read_checkpoint(ckpt: Path, flag: str = "--ckpt") -> tuple[bytes, dict]:
     """The bytes of a ``wgen fit`` checkpoint and its contents, loaded without unpickling code
-    (``torch.load(weights_only=True)``); one line if it is missing or not a checkpoint."""
+    (``torch.load(weights_only=True)``); one line if it is missing or not a checkpoint, saying
+    what the file is instead (:func:`describe_unloadable`)."""
     if not ckpt.is_file():
         raise ConfigError(f"{flag} {ckpt} is not a file; pass a checkpoint of `wgen fit`.")
     raw = ckpt.read_bytes()
     try:
         checkpoint = torch.load(io.BytesIO(raw), map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError:
-        raise ConfigError(
-            f"{flag} {ckpt} holds Python objects other than tensors and plain values, which "
-            "are not unpickled because that could run code (torch.load(weights_only=True)); "
-            "pass a checkpoint of `wgen fit`."
-        ) from None
     except Exception as err:
         raise ConfigError(
-            f"{flag} {ckpt} is not a loadable checkpoint ({type(err).__name__}); pass a "
-            "checkpoint of `wgen fit`."
+            f"{flag} {ckpt} {describe_unloadable(raw, err)}; pass a checkpoint of `wgen fit`."
         ) from None
     if not isinstance(checkpoint, dict) or "state_dict" not in checkpoint:
         raise ConfigError(
@@ -47,6 +42,47 @@ def read_checkpoint(ckpt: Path, flag: str = "--ckpt") -> tuple[bytes, dict]:
             "checkpoint of `wgen fit`."
         )
     return raw, checkpoint
+
+
+# torch.load(weights_only=True) names the first object it refused: "Unsupported global: GLOBAL x"
+FOREIGN = re.compile(r"Unsupported (?:global|class): (?:GLOBAL )?([\w.]+)")
+
+
+def describe_unloadable(raw: bytes, err: Exception) -> str:
+    """What a file that ``torch.load(weights_only=True)`` refused is, from its bytes: empty, text,
+    a truncated torch archive or pickle, a pickle holding other objects (which could run code),
+    or some other format."""
+    if not raw:
+        return "is empty (0 bytes)"
+    foreign = FOREIGN.search(str(err))
+    if foreign:
+        return (
+            f"holds Python objects other than tensors and plain values ({foreign[1]}), which are "
+            "not unpickled because that could run code (torch.load(weights_only=True))"
+        )
+    if raw[:4] == b"PK\x03\x04":  # torch.save's zip archive
+        try:
+            with zipfile.ZipFile(io.BytesIO(raw)) as archive:
+                names = archive.namelist()
+        except zipfile.BadZipFile:
+            return (
+                f"is a truncated or damaged torch checkpoint ({len(raw)} bytes, its zip archive "
+                "has no end: was a copy or download cut short?)"
+            )
+        if not any(name.endswith("/data.pkl") for name in names):
+            return "is a zip archive, not a torch checkpoint"
+        return f"is a damaged torch checkpoint ({first_line(err)})"
+    if raw[:1] == b"\x80":  # a pickle (torch's legacy format)
+        return f"is a truncated or damaged pickle ({first_line(err)})"
+    head = raw[:400]
+    try:
+        text = head.decode("utf-8")
+    except UnicodeDecodeError:
+        text = None
+    if text is not None and all(c.isprintable() or c in "\n\r\t" for c in text):
+        start = " ".join(text.split())[:40]
+        return f"is a text file, not a checkpoint (it begins {start!r})"
+    return f"is not a checkpoint (an unknown binary format, beginning {raw[:8].hex()})"
 
 
 def _zoo_name(source: str) -> str | None:
@@ -58,18 +94,39 @@ def _zoo_name(source: str) -> str | None:
     return source
 
 
-def _safetensors_config(path: Path) -> dict:
-    """The model config `wgen zoo publish` keeps in a safetensors file's metadata."""
+def _published_metadata(path: Path) -> dict:
+    """What `wgen zoo publish` keeps in a safetensors file's metadata: its ``name`` and the model
+    ``config``."""
     from safetensors import safe_open
 
     try:
         with safe_open(str(path), framework="pt") as f:
-            return json.loads(f.metadata()["wgen"])["config"]
+            about = json.loads(f.metadata()["wgen"])
+        about["config"]  # noqa: B018  (a KeyError if missing)
+        return about
     except Exception:
         raise ConfigError(
             f"{path} is not a safetensors file written by `wgen zoo publish` (no model config "
             "in its metadata)."
         ) from None
+
+
+def _checked_published_file(path: Path, flag: str, *, needs_config: bool = True) -> dict:
+    """The metadata of a zoo ``.safetensors`` file reached by its path, after the zoo's hash
+    check of files whose name or metadata ties them to a manifest entry (``{}`` for a file
+    without it, when ``needs_config`` is false)."""
+    from lightning_wgen.zoo.registry import check_published_file
+
+    if not path.is_file():
+        raise ConfigError(f"{flag} {path} is not a file.")
+    try:
+        about = _published_metadata(path)
+    except ConfigError:
+        if needs_config:
+            raise
+        about = {}
+    check_published_file(path, about.get("name"), f"{flag} {path}")
+    return about
 
 
 def load_model(
@@ -99,9 +156,8 @@ def load_model(
         return load_pretrained(name, map_location=map_location, ema=ema)
     path = Path(source)
     if path.suffix == ".safetensors":
-        if not path.is_file():
-            raise ConfigError(f"{flag} {path} is not a file.")
-        model = build_model(_safetensors_config(path), where=str(path))
+        about = _checked_published_file(path, flag)
+        model = build_model(about["config"], where=str(path))
         load_state(model, path.read_bytes(), where=str(path))
     else:
         _, checkpoint = read_checkpoint(path, flag)
@@ -124,8 +180,7 @@ def source_weights(source: str) -> dict[str, Tensor]:
         return load_bytes(download(name).read_bytes())
     path = Path(source)
     if path.suffix == ".safetensors":
-        if not path.is_file():
-            raise ConfigError(f"init_from {path} is not a file.")
+        _checked_published_file(path, "init_from", needs_config=False)
         try:
             return load_bytes(path.read_bytes())
         except Exception as err:

@@ -14,7 +14,8 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from lightning_wgen.errors import ConfigError
+from lightning_wgen.cli_messages import OneLineArgumentParser, checked_device, checked_output
+from lightning_wgen.errors import ConfigError, first_line
 from lightning_wgen.loading import load_model
 from lightning_wgen.models.base import GenerativeModule
 
@@ -82,7 +83,7 @@ def write(samples: Tensor, out: Path, nrow: int) -> None:
 
 
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
+    p = OneLineArgumentParser(
         prog="wgen sample",
         description="Sample from a zoo model or a `wgen fit` checkpoint.",
     )
@@ -103,12 +104,18 @@ def parser() -> argparse.ArgumentParser:
 def sample_main(argv: list[str]) -> Path:
     """Run ``wgen sample`` with ``argv`` (the arguments after ``sample``); the written path."""
     args = parser().parse_args(argv)
-    out = Path(args.out)
+    out = checked_output(Path(args.out))
     if out.suffix not in OUTPUTS:
         raise ConfigError(f"--out {out} must end in one of {', '.join(OUTPUTS)}.")
-    if args.n < 1:
-        raise ConfigError(f"--n must be >= 1, got {args.n}.")
-    model = load_model(args.model, map_location=args.device, ema=not args.no_ema)
+    for flag, value, least in (
+        ("--n", args.n, 1),
+        ("--nrow", args.nrow, 1),
+        ("--steps", args.steps, 2),
+    ):
+        if value is not None and value < least:
+            raise ConfigError(f"{flag} must be >= {least}, got {value}.")
+    device = checked_device(args.device)
+    model = load_model(args.model, map_location=device, ema=not args.no_ema)
     if not model.can_sample:
         raise ConfigError(
             f"{args.model} cannot sample yet (an AEOT without its OT map); run `wgen fit-ot` on it."
@@ -119,6 +126,9 @@ def sample_main(argv: list[str]) -> Path:
     else:
         samples = model.sample(args.n, seed=args.seed, ema=not args.no_ema)
         nrow = args.nrow or max(1, round(args.n**0.5))
-    write(samples, out, nrow)
+    try:
+        write(samples, out, nrow)
+    except OSError as err:
+        raise ConfigError(f"--out {out}: could not write it ({first_line(err)}).") from None
     print(f"wrote {out} ({tuple(samples.shape)})")
     return out

@@ -68,7 +68,10 @@ def test_fit_writes_last_ckpt_and_resume_continues_at_its_step(tmp_path):
     assert sorted(p.name for p in (first / "checkpoints").iterdir()) == ["last.ckpt"]
     assert saved_step(first / "checkpoints" / "last.ckpt") == 10
 
-    toy_fit(tmp_path, "--ckpt_path", str(first / "checkpoints" / "last.ckpt"))
+    # the given settings win on resume (lightning_wgen.resume): the same ones again
+    resumed = toy_fit(tmp_path, "--model.init_args.max_generator_steps=20",
+                      "--ckpt_path", str(first / "checkpoints" / "last.ckpt"))  # fmt: skip
+    assert "resuming from" not in resumed.stderr  # nothing differs, nothing to say
     second = tmp_path / "quickstart" / "version_1"
     assert saved_step(second / "checkpoints" / "last.ckpt") == 20
     with open(second / "metrics.csv") as f:

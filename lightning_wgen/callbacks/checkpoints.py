@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import signal
+import sys
+import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import lightning as L
 import torch
@@ -13,7 +17,7 @@ from lightning.pytorch.utilities import rank_zero_warn
 from lightning.pytorch.utilities.exceptions import SIGTERMException
 
 from lightning_wgen.callbacks.evaluation import ImageEvaluation
-from lightning_wgen.errors import TrainingDivergedError
+from lightning_wgen.errors import TrainingDivergedError, TrainingInterrupted
 
 
 class LastCheckpoint(ModelCheckpoint):
@@ -48,6 +52,9 @@ class LastCheckpoint(ModelCheckpoint):
         )
         self.every_minutes = every_minutes
         self._written_at = time.monotonic()
+        self._interrupted = False
+        self._previous_sigint: Any = None
+        self.saved_on_signal: Path | None = None  # where SIGTERM's save went, for the message
 
     @property
     def path(self) -> Path:
@@ -62,7 +69,7 @@ class LastCheckpoint(ModelCheckpoint):
     def _write(self, trainer: L.Trainer) -> bool:
         if not self._finite(trainer, self.path):
             return False
-        trainer.save_checkpoint(str(self.path))
+        trainer.save_checkpoint(str(self.path), weights_only=False)
         self._written_at = time.monotonic()
         return True
 
@@ -74,22 +81,66 @@ class LastCheckpoint(ModelCheckpoint):
     def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         super().on_train_start(trainer, pl_module)
         self._written_at = time.monotonic()
+        self._catch_ctrl_c()
+
+    def on_train_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        super().on_train_end(trainer, pl_module)
+        self._release_ctrl_c()
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
+        if self._interrupted and self.dirpath:
+            self._release_ctrl_c()
+            step = getattr(pl_module, "generator_steps", trainer.global_step)
+            saved = self._write(trainer)
+            where = (
+                f"{self.path} holds it; resume with --ckpt_path {self.path}"
+                if saved
+                else f"the weights are not all finite, {self.path} was left as it was"
+            )
+            raise TrainingInterrupted(
+                f"interrupted (Ctrl-C) after generator step {step}: {where}.", 128 + signal.SIGINT
+            )
         due = time.monotonic() - self._written_at >= 60 * self.every_minutes
         if due and not trainer.sanity_checking and self.dirpath:
             self._write(trainer)
+
+    def _catch_ctrl_c(self) -> None:
+        # Python's own handler raises KeyboardInterrupt wherever the program is, in the middle of
+        # a critic cycle too; ours lets the generator step under way finish first.
+        if threading.current_thread() is not threading.main_thread() or not self.dirpath:
+            return
+        self._interrupted = False
+        self._previous_sigint = signal.signal(signal.SIGINT, self._on_ctrl_c)
+
+    def _release_ctrl_c(self) -> None:
+        if self._previous_sigint is not None:
+            signal.signal(signal.SIGINT, self._previous_sigint)
+            self._previous_sigint = None
+
+    def _on_ctrl_c(self, signum: int, frame: Any) -> None:
+        if self._interrupted:  # the second Ctrl-C: stop at once, no file
+            self._release_ctrl_c()
+            raise KeyboardInterrupt
+        self._interrupted = True
+        print(
+            f"\nCtrl-C: stopping after this generator step and writing {self.path} "
+            "(Ctrl-C again stops at once without writing it).",
+            file=sys.stderr,
+            flush=True,
+        )
 
     def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         super().on_train_epoch_end(trainer, pl_module)
         self._written_at = time.monotonic()
 
     def on_exception(self, trainer: L.Trainer, pl_module: L.LightningModule, exception) -> None:
+        self._release_ctrl_c()
         fitting = trainer.state.fn == TrainerFn.FITTING
         if not fitting or not self.dirpath:
             return
         if isinstance(exception, SIGTERMException):
-            self._write(trainer)
+            if self._write(trainer):
+                self.saved_on_signal = self.path
         elif isinstance(exception, TrainingDivergedError) and self._write(trainer):
             saved = f" The last good state is in {self.path} (resume with --ckpt_path)."
             exception.args = (f"{exception}{saved}",)

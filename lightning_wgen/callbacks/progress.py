@@ -16,8 +16,15 @@ class GeneratorStepProgressBar(TQDMProgressBar):
     Lightning's bar counts data batches, of which an adversarial step draws ``n_critic``.
     """
 
+    def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        super().on_train_start(trainer, pl_module)
+        self._count_generator_steps(trainer, pl_module)  # a run resumed mid-epoch starts here
+
     def on_train_epoch_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         super().on_train_epoch_start(trainer, pl_module)
+        self._count_generator_steps(trainer, pl_module)
+
+    def _count_generator_steps(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         bar = self.train_progress_bar
         bar.total = getattr(pl_module, "max_generator_steps", None)
         bar.n = getattr(pl_module, "generator_steps", 0)

@@ -40,7 +40,10 @@ class AAE(LatentAdversarialModule):
 
     def optimizers_to_build(self) -> list[Optimizer]:
         encoder = build_optimizer(
-            self.autoencoder_optimizer, self.encoder.parameters(), self.paper_optimizer
+            self.autoencoder_optimizer,
+            self.encoder.parameters(),
+            self.paper_optimizer,
+            "autoencoder_optimizer",
         )
         return [*super().optimizers_to_build(), encoder]
 

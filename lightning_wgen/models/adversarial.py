@@ -232,10 +232,10 @@ class AdversarialModule(GenerativeModule):
 
     def optimizers_to_build(self) -> list[Optimizer]:
         return [
-            build_optimizer(factory, net.parameters(), self.paper_optimizer)
-            for factory, net in (
-                (self.generator_optimizer, self.generator),
-                (self.critic_optimizer, self.critic),
+            build_optimizer(factory, net.parameters(), self.paper_optimizer, name)
+            for factory, net, name in (
+                (self.generator_optimizer, self.generator, "generator_optimizer"),
+                (self.critic_optimizer, self.critic, "critic_optimizer"),
             )
         ]
 

@@ -172,7 +172,11 @@ class AutoencoderModule(GenerativeModule):
 
     def optimizers_to_build(self) -> list[Optimizer]:
         params = [*self.encoder.parameters(), *self.decoder.parameters()]
-        return [build_optimizer(self.autoencoder_optimizer, params, self.paper_optimizer)]
+        return [
+            build_optimizer(
+                self.autoencoder_optimizer, params, self.paper_optimizer, "autoencoder_optimizer"
+            )
+        ]
 
     def update_discriminator(self, codes: Tensor, logs: dict[str, Tensor]) -> None:
         """Hook before the autoencoder's update, given the batch's (detached) codes."""

@@ -50,12 +50,28 @@ def build_optimizer(
     factory: OptimizerFactory | None,
     params: Iterable[nn.Parameter],
     default: tuple[type[Optimizer], dict[str, Any]],
+    name: str = "optimizer",
 ) -> Optimizer:
-    """``factory(params)``, or the family's paper optimizer ``default`` when none is given."""
+    """``factory(params)``, or the family's paper optimizer ``default`` when none is given;
+    settings the optimizer refuses (torch's ``ValueError``, e.g. a negative learning rate) are
+    one :class:`ConfigError` line naming the config key ``model.init_args.<name>``."""
     if factory is None:
         optimizer_class, kwargs = default
         return optimizer_class(params, **kwargs)
-    return factory(params)
+    try:
+        return factory(params)
+    except (ValueError, TypeError) as err:
+        raise ConfigError(
+            f"model.init_args.{name}: {first_line(err)}; fix its init_args "
+            f"(--model.init_args.{name}.init_args.<setting>)."
+        ) from None
+
+
+def _same(a: Any, b: Any) -> bool:
+    """Equal settings, a list and a tuple of the same values included (``betas``)."""
+    if isinstance(a, list | tuple) and isinstance(b, list | tuple):
+        return list(a) == list(b)
+    return a == b
 
 
 class GenerativeModule(L.LightningModule):
@@ -270,7 +286,9 @@ class GenerativeModule(L.LightningModule):
             return False
         raise TrainingDivergedError(
             f"{where}: {bad}; the weights are those before this update. Lower the learning rate "
-            f"({self.divergence_hint()}), or set nonfinite='skip' to skip such updates."
+            f"({self.divergence_hint()}; --model.init_args.<name>_optimizer.init_args.lr), or "
+            "set --model.init_args.nonfinite=skip to skip such updates; both take effect on a "
+            "resume."
         )
 
     @property
@@ -406,7 +424,41 @@ class GenerativeModule(L.LightningModule):
 
     def on_train_start(self) -> None:
         self._started = time.perf_counter()
+        if self.trainer.ckpt_path is not None:
+            self.take_configured_optimizer_settings()
         self._stop_when_done()
+
+    def take_configured_optimizer_settings(self) -> list[str]:
+        """After a resume, the configured optimizer settings (learning rate, betas, ...) in place
+        of the checkpoint's, which Lightning restored with the optimizer states; a learning-rate
+        schedule keeps its progress (its base rate changes). The changed settings, described.
+
+        Without this a lower learning rate given on resume, which the divergence guard advises,
+        would be silently replaced by the one that diverged."""
+        changed = []
+        schedulers = self.lr_schedulers() or []
+        schedulers = schedulers if isinstance(schedulers, list) else [schedulers]
+        for i, (optimizer, fresh) in enumerate(
+            zip(self.optimizer_list(), self.optimizers_to_build(), strict=True)
+        ):
+            groups = getattr(optimizer, "optimizer", optimizer).param_groups
+            for j, (group, wanted) in enumerate(zip(groups, fresh.param_groups, strict=True)):
+                for key, value in wanted.items():
+                    scheduled = key == "lr" and "initial_lr" in group
+                    current = group["initial_lr"] if scheduled else group.get(key)
+                    if key == "params" or _same(current, value):
+                        continue
+                    changed.append(f"optimizer {i} {key} {current!r} -> {value!r}")
+                    if scheduled:
+                        factor = group["lr"] / current if current else 1.0
+                        group["initial_lr"], group["lr"] = value, value * factor
+                        if i < len(schedulers):
+                            schedulers[i].base_lrs[j] = value
+                    else:
+                        group[key] = value
+        if changed:
+            rank_zero_info(f"resumed with the configured optimizer settings: {', '.join(changed)}")
+        return changed
 
     def on_train_end(self) -> None:
         self._seconds_before, self._started = self.train_seconds, None

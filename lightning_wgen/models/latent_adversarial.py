@@ -63,5 +63,6 @@ class LatentAdversarialModule(AutoencoderModule):
             self.discriminator_optimizer,
             self.discriminator.parameters(),
             self.paper_discriminator_optimizer,
+            "discriminator_optimizer",
         )
         return [*super().optimizers_to_build(), disc]

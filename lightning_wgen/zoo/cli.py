@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 
+from lightning_wgen.cli_messages import OneLineArgumentParser
 from lightning_wgen.zoo.evaluation import SEEDS
 from lightning_wgen.zoo.manifest import Manifest
 from lightning_wgen.zoo.publish import measure_again, publish
@@ -12,7 +13,7 @@ from lightning_wgen.zoo.registry import download, verify
 
 
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="wgen zoo", description="The pretrained model zoo.")
+    p = OneLineArgumentParser(prog="wgen zoo", description="The pretrained model zoo.")
     p.add_argument("--manifest", help="a manifest.json (default: checkpoints/manifest.json)")
     sub = p.add_subparsers(dest="command", required=True)
     listing = sub.add_parser("list", help="the models, with their main metric")

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import copy
+import re
 from pathlib import Path
 from typing import Any
 
 import torch
 
-from lightning_wgen.errors import ConfigError
+from lightning_wgen.errors import ChecksumError, ConfigError, WGenError
+from lightning_wgen.metrics.features import file_sha256
 from lightning_wgen.models.base import GenerativeModule
 from lightning_wgen.zoo.files import fetch
 from lightning_wgen.zoo.manifest import Manifest
@@ -75,3 +77,39 @@ def load_pretrained(
     path = download(name, manifest=manifest)
     load_state(model, path.read_bytes(), where=str(path))
     return ready_to_sample(model, map_location=map_location, ema=ema)
+
+
+# <name>-<first 8 hex digits of the file's sha256>.safetensors, as `wgen zoo publish` names files
+HASHED_NAME = re.compile(r"^(?P<name>.+)-(?P<prefix>[0-9a-f]{8})$")
+
+
+def check_published_file(path: Path, published_name: str | None, where: str) -> None:
+    """Check a zoo ``.safetensors`` file reached by its path, not its zoo name.
+
+    A file whose name carries a hash prefix (``<name>-<sha256[:8]>.safetensors``) must have a
+    sha256 that starts with it; a file whose name or metadata (``published_name``) names an
+    entry of the manifest must have that entry's sha256, unless its own hashed name vouches for
+    it (an intact file of another version). Raises :class:`ChecksumError` otherwise.
+    """
+    hashed = HASHED_NAME.match(path.stem)
+    sha256 = file_sha256(path)
+    if hashed and not sha256.startswith(hashed["prefix"]):
+        raise ChecksumError(
+            f"{where} has sha256 {sha256[:16]}..., but its name says {hashed['prefix']}...: the "
+            "file is damaged or was replaced. Restore it, or load the model by its zoo name."
+        )
+    if hashed:
+        return
+    try:
+        manifest = Manifest.read()
+    except WGenError:  # no manifest here: nothing to compare with
+        return
+    entries = [n for n in dict.fromkeys([published_name, path.stem]) if n in manifest.models]
+    for name in entries:
+        expected = manifest.models[name]["sha256"]
+        if sha256 != expected:
+            raise ChecksumError(
+                f"{where} is the zoo model {name} by its name or metadata, but its sha256 "
+                f"{sha256[:16]}... is not the manifest's {expected[:16]}...: the file is damaged "
+                f"or was changed. Load it by its zoo name ({name}) or restore it."
+            )

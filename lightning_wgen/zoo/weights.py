@@ -110,7 +110,14 @@ def load_tensors(
     not fit; returns the model's keys ``tensors`` left alone (allowed by ``allow_missing``).
 
     Shapes are left to ``load_state_dict``: modules such as AE-OT's map resize their buffers
-    to what they load."""
+    to what they load. Tensors that are not finite are refused."""
+    bad = [k for k, v in tensors.items() if v.is_floating_point() and not v.isfinite().all()]
+    if bad:
+        raise ConfigError(
+            f"{where} holds weights that are not finite ({bad[0]}"
+            f"{f' and {len(bad) - 1} more' if len(bad) > 1 else ''}): the file is damaged or "
+            "comes from a diverged run; use an earlier checkpoint."
+        )
     own = model.state_dict()
     unexpected = [k for k in tensors if k not in own]
     missing = [k for k in own if k not in tensors]
