@@ -169,7 +169,7 @@ def test_init_from_a_zoo_model_fine_tunes_and_a_mismatch_is_one_line(tmp_path):
         (["--model=NoSuchFamily"], "model: no class 'NoSuchFamily'; known: AAE, AEOT"),
         (
             ["--model.init_args.generator.class_path=lightning_wgen.nets.NoSuchNet"],
-            "model.generator: module 'lightning_wgen.nets' has no attribute 'NoSuchNet'",
+            "model.generator: lightning_wgen.nets has no class 'NoSuchNet'",
         ),
         (["--model.init_args.n_critic=five"], "model.n_critic: expected int, got 'five'"),
         (
@@ -207,7 +207,7 @@ def test_a_checkpoint_that_would_run_code_is_refused_in_one_line(tmp_path):
         assert result.returncode != 0 and "Traceback" not in result.stderr
         assert result.stderr.rstrip().endswith(
             f"wgen: error: --ckpt_path {evil} holds Python objects other than tensors and plain "
-            "values, which are not unpickled because that could run code "
+            "values (getattr), which are not unpickled because that could run code "
             "(torch.load(weights_only=True)); pass a checkpoint of `wgen fit`."
         )
         assert not marker.exists()

@@ -128,8 +128,9 @@ def test_a_diverging_run_stops_with_one_line():
         quiet_trainer().fit(model, CountingToyData())
     assert str(info.value) == (
         "FGAN diverged at generator step 0 (critic update 1 of 1): critic/loss = inf; the "
-        "weights are those before this update. Lower the learning rate (the critic's is 0.0002), "
-        "or set nonfinite='skip' to skip such updates."
+        "weights are those before this update. Lower the learning rate (the critic's is 0.0002: "
+        "--model.init_args.critic_optimizer.init_args.lr), or set --model.init_args.nonfinite=skip "
+        "to skip such updates; either takes effect on a resume."
     )
     after = model.critic.state_dict()
     assert all(torch.equal(before[k], after[k]) for k in before)

@@ -46,13 +46,18 @@ def test_penalty_under_autocast_matches_float32(dtype, grad_scale):
     torch.testing.assert_close(mixed, exact, rtol=5e-2, atol=0)
 
 
+# bf16-mixed training with the penalty learns the grid (untrained: 1 mode, exact W1 3.8); the
+# margins over seeds 0-2 are printed by benchmarks/test_margins.py --only bf16
+BF16_STEPS, LEAST_MODES, LARGEST_W1 = 600, 15, 1.0
+
+
 def test_wgan_gp_learns_grid25_in_bf16_mixed(tmp_path):
-    # fp32 reaches 23 modes and W1 0.67 in these 300 steps; untrained: 1 mode, W1 3.8
-    model, data = build_from_config(QUICKSTART, "--model.init_args.max_generator_steps=300")
+    steps = f"--model.init_args.max_generator_steps={BF16_STEPS}"
+    model, data = build_from_config(QUICKSTART, steps)
     trainer = quiet_trainer(default_root_dir=tmp_path, precision="bf16-mixed")
     trainer.fit(model, data)
     after, _, _ = evaluate_toy(model, data)
-    assert after["modes"] >= 15 and after["w1_exact"] < 1.0, after
+    assert after["modes"] >= LEAST_MODES and after["w1_exact"] < LARGEST_W1, after
     assert trainer.precision_plugin.scaler is None and model.grad_scale is None
 
 

@@ -163,8 +163,10 @@ def test_a_nan_in_a_batch_stops_training_naming_step_and_term_after_saving_the_l
     assert str(info.value) == (
         "WGANGP diverged at generator step 1 (critic update 3 of 5): critic/w_estimate = nan, "
         "critic/loss = nan; the weights are those before this update. "
-        "Lower the learning rate (the critic's is 0.0001), or set nonfinite='skip' to skip such "
-        f"updates. The last good state is in {last} (resume with --ckpt_path)."
+        "Lower the learning rate (the critic's is 0.0001: "
+        "--model.init_args.critic_optimizer.init_args.lr), or set --model.init_args.nonfinite=skip "
+        "to skip such updates; either takes effect on a resume. "
+        f"The last good state is in {last} (resume with --ckpt_path)."
     )
     saved = torch.load(last, weights_only=True)
     assert (saved["wgen"]["generator_steps"], saved["wgen"]["critic_steps_in_cycle"]) == (1, 2)

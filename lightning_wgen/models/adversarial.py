@@ -283,7 +283,8 @@ class AdversarialModule(GenerativeModule):
         self.finish_generator_step()
 
     def divergence_hint(self) -> str:
-        return f"the critic's is {self.optimizers()[1].optimizer.param_groups[0]['lr']:g}"
+        lr = self.optimizers()[1].optimizer.param_groups[0]["lr"]
+        return f"the critic's is {lr:g}: --model.init_args.critic_optimizer.init_args.lr"
 
     def validation_step(self, batch: Any, batch_idx: int, prefix: str = "val") -> None:
         """The critic's W1 estimate between held-out real data and fresh samples (``val/``)."""

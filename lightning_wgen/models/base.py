@@ -286,9 +286,8 @@ class GenerativeModule(L.LightningModule):
             return False
         raise TrainingDivergedError(
             f"{where}: {bad}; the weights are those before this update. Lower the learning rate "
-            f"({self.divergence_hint()}; --model.init_args.<name>_optimizer.init_args.lr), or "
-            "set --model.init_args.nonfinite=skip to skip such updates; both take effect on a "
-            "resume."
+            f"({self.divergence_hint()}), or set --model.init_args.nonfinite=skip to skip such "
+            "updates; either takes effect on a resume."
         )
 
     @property
@@ -306,7 +305,7 @@ class GenerativeModule(L.LightningModule):
 
     def divergence_hint(self) -> str:
         rates = [f"{opt.optimizer.param_groups[0]['lr']:g}" for opt in self.optimizer_list()]
-        return f"now {', '.join(rates)}"
+        return f"now {', '.join(rates)}: --model.init_args.<name>_optimizer.init_args.lr"
 
     def optimizer_list(self) -> list:
         """``self.optimizers()`` as a list, also when the family has a single optimizer."""
