@@ -27,7 +27,9 @@ def last_line(result: subprocess.CompletedProcess) -> str:
     return result.stderr.strip().splitlines()[-1]
 
 
-def test_ctrl_c_leaves_last_ckpt_at_the_finished_step_and_the_run_resumes_there(tmp_path):
+def training_quickstart(tmp_path: Path) -> tuple[subprocess.Popen, Path]:
+    """A real ``wgen fit`` of the quickstart, returned once it has trained a few steps, and its
+    run folder."""
     run = subprocess.Popen(
         [sys.executable, "-m", "lightning_wgen.cli", "fit", "--config", QUICKSTART,
          f"--trainer.logger.init_args.save_dir={tmp_path}", "--trainer.callbacks=[]",
@@ -35,12 +37,17 @@ def test_ctrl_c_leaves_last_ckpt_at_the_finished_step_and_the_run_resumes_there(
         cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
     folder = tmp_path / "quickstart" / "version_0"
-    deadline = time.monotonic() + 120
+    deadline = time.monotonic() + 300
     while not (folder / "metrics.csv").exists() and time.monotonic() < deadline:
         time.sleep(0.2)  # CSVLogger writes metrics.csv once the first steps are logged
+    return run, folder
+
+
+def test_ctrl_c_leaves_last_ckpt_at_the_finished_step_and_the_run_resumes_there(tmp_path):
+    run, folder = training_quickstart(tmp_path)
     time.sleep(1.0)
     run.send_signal(signal.SIGINT)
-    _, stderr = run.communicate(timeout=120)
+    _, stderr = run.communicate(timeout=300)
     assert run.returncode == 130, stderr[-2000:]
     assert "Traceback" not in stderr
     ckpt = folder / "checkpoints" / "last.ckpt"
@@ -58,18 +65,9 @@ def test_ctrl_c_leaves_last_ckpt_at_the_finished_step_and_the_run_resumes_there(
 
 
 def test_sigterm_exits_143_naming_the_saved_file(tmp_path):
-    run = subprocess.Popen(
-        [sys.executable, "-m", "lightning_wgen.cli", "fit", "--config", QUICKSTART,
-         f"--trainer.logger.init_args.save_dir={tmp_path}", "--trainer.callbacks=[]",
-         "--trainer.log_every_n_steps=1"],
-        cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-    )  # fmt: skip
-    folder = tmp_path / "quickstart" / "version_0"
-    deadline = time.monotonic() + 120
-    while not (folder / "metrics.csv").exists() and time.monotonic() < deadline:
-        time.sleep(0.2)
+    run, folder = training_quickstart(tmp_path)
     run.send_signal(signal.SIGTERM)
-    _, stderr = run.communicate(timeout=120)
+    _, stderr = run.communicate(timeout=300)
     ckpt = folder / "checkpoints" / "last.ckpt"
     assert run.returncode == 143, stderr[-2000:]
     assert stderr.strip().splitlines()[-1] == (
