@@ -33,6 +33,7 @@ from lightning_wgen.errors import (
 )
 from lightning_wgen.models.base import GenerativeModule
 from lightning_wgen.resume import check_state_fits, describe_differences, resume_differences
+from lightning_wgen.zoo.weights import nonfinite_names
 
 
 class WGenParser(LightningArgumentParser):
@@ -126,11 +127,7 @@ class WGenCLI(LightningCLI):
         path, checkpoint = self._resume
         where = f"--ckpt_path {path}"
         check_state_fits(model, checkpoint["state_dict"], where)
-        bad = [
-            key
-            for key, value in checkpoint["state_dict"].items()
-            if value.is_floating_point() and not value.isfinite().all()
-        ]
+        bad = nonfinite_names(checkpoint["state_dict"])
         if bad:
             raise ConfigError(
                 f"{where} holds weights that are not finite ({bad[0]}{' and more' * (len(bad) > 1)}"

@@ -103,6 +103,11 @@ def load_state(model: GenerativeModule, data: bytes, where: str) -> GenerativeMo
     return model
 
 
+def nonfinite_names(tensors: dict[str, Tensor]) -> list[str]:
+    """The names of the floating tensors that hold a NaN or an infinity."""
+    return [k for k, v in tensors.items() if v.is_floating_point() and not v.isfinite().all()]
+
+
 def load_tensors(
     model: GenerativeModule, tensors: dict[str, Tensor], where: str, allow_missing: tuple
 ) -> list[str]:
@@ -111,7 +116,7 @@ def load_tensors(
 
     Shapes are left to ``load_state_dict``: modules such as AE-OT's map resize their buffers
     to what they load. Tensors that are not finite are refused."""
-    bad = [k for k, v in tensors.items() if v.is_floating_point() and not v.isfinite().all()]
+    bad = nonfinite_names(tensors)
     if bad:
         raise ConfigError(
             f"{where} holds weights that are not finite ({bad[0]}"
