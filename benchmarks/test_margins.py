@@ -30,14 +30,14 @@ QUICKSTART = ROOT / "configs" / "quickstart.yaml"
 def bf16(seed: int) -> str:
     # tests/test_mixed_precision.py::test_wgan_gp_learns_grid25_in_bf16_mixed
     from helpers import quiet_trainer
-    from test_mixed_precision import BF16_STEPS, LARGEST_W1, LEAST_MODES
+    from test_mixed_precision import BF16_RUN, LARGEST_W1, LEAST_MODES
 
     from lightning_wgen.callbacks import evaluate_toy
     from lightning_wgen.cli import build_from_config
 
     model, data = build_from_config(
         QUICKSTART,
-        f"--model.init_args.max_generator_steps={BF16_STEPS}",
+        *BF16_RUN,
         f"--seed_everything={seed}",
         f"--data.init_args.seed={seed}",
     )
