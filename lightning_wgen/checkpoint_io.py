@@ -16,6 +16,7 @@ import io
 import os
 import shutil
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -29,13 +30,18 @@ CHUNK_BYTES = 1 << 24
 NO_ROOM = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
 
 
-def atomic_write(path: str | os.PathLike, data: bytes | memoryview) -> None:
+def atomic_write(
+    path: str | os.PathLike, data: bytes | memoryview, elsewhere: str | None = None
+) -> None:
     """Write ``data`` to ``path`` so that ``path`` holds either its old content or all of
     ``data`` at every moment, also when the process is killed mid-write. The temporary file of
-    an interrupted write (``.<name>.*.tmp`` beside it) is removed by the next write.
+    an interrupted write (``.<name>.*.tmp`` beside it) is removed by the next write. Every file
+    the package writes for later reading (checkpoints, zoo files, the manifest, feature caches,
+    unpacked data) goes through here.
 
     A write the file system refuses (full, over quota, read-only) raises
-    :class:`~lightning_wgen.errors.CheckpointWriteError`, one line with the bytes it needed;
+    :class:`~lightning_wgen.errors.CheckpointWriteError`, one line with the bytes it needed and
+    how to write the file to another place (``elsewhere``; default: a checkpoint's advice);
     ``path`` keeps its old content.
     """
     path = Path(path)
@@ -44,27 +50,41 @@ def atomic_write(path: str | os.PathLike, data: bytes | memoryview) -> None:
     except OSError as err:
         if err.errno not in (*NO_ROOM, errno.EACCES, errno.EROFS, errno.EPERM):
             raise
-        raise CheckpointWriteError(_refusal(path, len(memoryview(data)), err)) from None
+        message = _refusal(path, len(memoryview(data)), err, elsewhere)
+        raise CheckpointWriteError(message) from None
     for stale in path.parent.glob(f".{path.name}.*.tmp"):  # left by a killed writer
         with contextlib.suppress(FileNotFoundError):
             stale.unlink()
 
 
-def _refusal(path: Path, size: int, err: OSError) -> str:
+def atomic_save(
+    path: str | os.PathLike, save: Callable[[io.BytesIO], Any], elsewhere: str | None = None
+) -> None:
+    """``save(buffer)`` (``torch.save``, ``np.save``, PIL's ``Image.save``, ...) into memory,
+    then :func:`atomic_write` of the bytes to ``path``."""
+    buffer = io.BytesIO()
+    save(buffer)
+    atomic_write(path, buffer.getbuffer(), elsewhere)
+
+
+def _refusal(path: Path, size: int, err: OSError, elsewhere: str | None) -> str:
     previous = f"the previous {path.name} is intact" if path.exists() else f"no {path.name} existed"
     reason = (err.strerror or type(err).__name__).lower()
     if err.errno in NO_ROOM:
         folder = next((p for p in (path.parent, *path.parents) if p.exists()), path.parent)
         free = shutil.disk_usage(folder).free
+        advice = elsewhere or (
+            "write the run elsewhere (--trainer.logger.init_args.save_dir) and resume from the "
+            "previous file"
+        )
         return (
             f"could not write {path}: {reason} ({size / 1e6:.2f} MB needed, {free / 1e6:.2f} MB "
-            f"free there); {previous}. Free some space, or write the run elsewhere "
-            "(--trainer.logger.init_args.save_dir) and resume from the previous file."
+            f"free there); {previous}. Free some space, or {advice}."
         )
-    return (
-        f"could not write {path}: {reason}; {previous}. Write the run to a folder you can "
-        "write to (--trainer.logger.init_args.save_dir)."
+    advice = elsewhere or (
+        "write the run to a folder you can write to (--trainer.logger.init_args.save_dir)"
     )
+    return f"could not write {path}: {reason}; {previous}. {advice[0].upper()}{advice[1:]}."
 
 
 def _write_beside(path: Path, data: bytes | memoryview) -> None:
@@ -110,6 +130,4 @@ class AtomicCheckpointIO(TorchCheckpointIO):
         if storage_options is not None or "://" in str(path):
             super().save_checkpoint(checkpoint, path, storage_options)
             return
-        buffer = io.BytesIO()
-        torch.save(checkpoint, buffer)
-        atomic_write(path, buffer.getbuffer())
+        atomic_save(path, lambda buffer: torch.save(checkpoint, buffer))

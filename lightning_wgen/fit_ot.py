@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import argparse
 import io
-import os
 from pathlib import Path
 
 import torch
 from lightning.pytorch import LightningDataModule
 
+from lightning_wgen.checkpoint_io import atomic_save
 from lightning_wgen.cli_messages import OneLineArgumentParser, checked_device, checked_output
 from lightning_wgen.errors import ConfigError
 from lightning_wgen.loading import read_checkpoint
@@ -90,9 +90,8 @@ def fit_ot_main(argv: list[str]) -> Path:
         "estimated_error": result.estimated_error,
         "source": str(ckpt),
     }
-    partial = out.with_name(out.name + ".partial")
-    torch.save(checkpoint, partial)
-    os.replace(partial, out)  # a whole file or none, never half of one
+    # a whole file or none, never half of one
+    atomic_save(out, lambda f: torch.save(checkpoint, f), elsewhere="give --out another folder")
     print(
         f"wgen fit-ot: {len(model.ot_map.codes)} codes, {result.steps} steps, "
         f"{result.seconds:.0f} s, estimated cell-mass error {result.estimated_error:.3f}; "

@@ -14,6 +14,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from lightning_wgen.checkpoint_io import atomic_save
 from lightning_wgen.cli_messages import OneLineArgumentParser, checked_device, checked_output
 from lightning_wgen.errors import ConfigError, first_line
 from lightning_wgen.loading import load_model
@@ -60,11 +61,11 @@ def write(samples: Tensor, out: Path, nrow: int) -> None:
     """``samples`` to ``out``: a grid (images) or scatter plot (2D points) for ``.png``, the
     values themselves for ``.npy`` and ``.pt``."""
     samples = samples.detach().float().cpu()
-    out.parent.mkdir(parents=True, exist_ok=True)
+    elsewhere = "give --out a folder you can write to"
     if out.suffix == ".npy":
-        np.save(out, samples.numpy())
+        atomic_save(out, lambda f: np.save(f, samples.numpy()), elsewhere)
     elif out.suffix == ".pt":
-        torch.save(samples, out)
+        atomic_save(out, lambda f: torch.save(samples, f), elsewhere)
     else:
         from PIL import Image
 
@@ -79,7 +80,7 @@ def write(samples: Tensor, out: Path, nrow: int) -> None:
                 f"a .png shows images or 2D points, got samples of shape {tuple(samples.shape)};"
                 " write .npy or .pt instead."
             )
-        Image.fromarray(pixels).save(out)
+        atomic_save(out, lambda f: Image.fromarray(pixels).save(f, format="PNG"), elsewhere)
 
 
 def parser() -> argparse.ArgumentParser:

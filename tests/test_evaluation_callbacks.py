@@ -1,6 +1,7 @@
 """Evaluation callbacks in real Trainer runs: FID on schedule, OT diagnostics, pictures, files."""
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -11,11 +12,15 @@ from PIL import Image
 
 from lightning_wgen import WGANGP
 from lightning_wgen.callbacks import ImageEvaluation, OTDiagnostics, SampleGrid, TrainingCurves
+from lightning_wgen.callbacks.periodic import EveryNGeneratorSteps
 from lightning_wgen.callbacks.samples import sample_grid
+from lightning_wgen.cli import build_from_config
 from lightning_wgen.data import MNISTDataModule
 from lightning_wgen.errors import ConfigError
 from lightning_wgen.metrics import ImageQuality, evaluate_images, load_domain_extractor
 from lightning_wgen.nets import DCGANCritic, DCGANGenerator
+
+QUICKSTART = Path(__file__).resolve().parents[1] / "configs" / "quickstart.yaml"
 
 
 def tiny_mnist_model(**kwargs) -> WGANGP:
@@ -143,3 +148,36 @@ def test_callbacks_refuse_what_they_cannot_measure(tmp_path):
         ImageEvaluation("mnist", num_samples=1)
     with pytest.raises(ConfigError, match="unknown feature extractor 'cifar'"):
         ImageEvaluation("cifar").setup(None, None, "fit")
+
+
+class Recorder(EveryNGeneratorSteps):
+    def __init__(self, every_n_generator_steps, at_end=True):
+        super().__init__(every_n_generator_steps)
+        self.at_end, self.steps = at_end, []
+
+    def act(self, trainer, pl_module):
+        self.steps.append(pl_module.generator_steps)
+
+
+class NotReady(WGANGP):
+    can_sample = False
+
+
+def test_periodic_callbacks_act_every_n_steps_once_each_and_at_the_end(tmp_path):
+    model, data = build_from_config(
+        QUICKSTART,
+        "--model.init_args.max_generator_steps=5",
+        "--model.init_args.generator.init_args.hidden_features=8",
+        "--model.init_args.critic.init_args.hidden_features=8",
+    )
+    every_2, only_during, never = Recorder(2), Recorder(2, at_end=False), Recorder(None)
+    trainer = quiet_trainer(default_root_dir=tmp_path, callbacks=[every_2, only_during, never])
+    trainer.fit(model, data)
+    assert (every_2.steps, only_during.steps, never.steps) == ([2, 4, 5], [2, 4], [5])
+    assert not every_2.act_once(trainer, model) and every_2.steps == [2, 4, 5]  # once a step
+    waiting = Recorder(1)
+    unready = NotReady(model.generator, model.critic, max_generator_steps=2)
+    quiet_trainer(default_root_dir=tmp_path, callbacks=[waiting]).fit(unready, data)
+    assert waiting.steps == []  # nothing while the module cannot sample
+    with pytest.raises(ConfigError, match="Recorder: every_n_generator_steps must be >= 1"):
+        Recorder(0)

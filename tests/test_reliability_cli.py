@@ -10,16 +10,20 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 from test_cli_commands import QUICKSTART, ROOT, saved_step, toy_fit, wgen
 from test_cli_errors import GRID25, flip_a_byte
 
-from lightning_wgen import checkpoint_io
+from lightning_wgen import checkpoint_io, sampling
+from lightning_wgen.callbacks.logging import write_json, write_png
 from lightning_wgen.checkpoint_io import atomic_write
+from lightning_wgen.data.mnist import _unpack_whole
 from lightning_wgen.errors import CheckpointWriteError, ChecksumError, ConfigError
 from lightning_wgen.loading import init_weights, load_model
 from lightning_wgen.zoo import load_pretrained
+from lightning_wgen.zoo.manifest import Manifest
 
 
 def last_line(result: subprocess.CompletedProcess) -> str:
@@ -182,6 +186,44 @@ def test_a_full_disk_is_one_line_and_keeps_the_previous_checkpoint(tmp_path, mon
     assert "the previous last.ckpt is intact" in message and "\n" not in message
     assert target.read_bytes() == b"old checkpoint"
     assert [p.name for p in tmp_path.iterdir()] == ["last.ckpt"]
+
+
+def _write_gz(archive: Path) -> None:
+    import gzip
+
+    archive.write_bytes(gzip.compress(b"idx bytes"))
+
+
+WRITERS = {  # every kind of file the package writes, by the function that writes it
+    "samples.png": lambda path: sampling.write(torch.zeros(4, 2), path, nrow=2),
+    "samples.npy": lambda path: sampling.write(torch.zeros(4, 2), path, nrow=2),
+    "samples.pt": lambda path: sampling.write(torch.zeros(4, 2), path, nrow=2),
+    "toy_metrics.json": lambda path: write_json(path, {"modes": 25}),
+    "step_000001.png": lambda path: write_png(path, np.zeros((4, 4, 3), dtype=np.uint8)),
+    "manifest.json": lambda path: Manifest(path, {}).write(),
+    "train-images-idx3-ubyte": lambda path: (
+        _write_gz(path.with_suffix(".gz")),
+        _unpack_whole(path.with_suffix(".gz"), path),
+    ),
+}
+
+
+@pytest.mark.parametrize("name", sorted(WRITERS))
+def test_every_file_writer_keeps_the_old_file_on_a_full_disk(name, tmp_path, monkeypatch):
+    target = tmp_path / name
+    target.write_bytes(b"old")
+
+    def full(fd, data):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(checkpoint_io.os, "write", full)
+    with pytest.raises(CheckpointWriteError) as caught:
+        WRITERS[name](target)
+    message = str(caught.value)
+    assert message.startswith(f"could not write {target}: no space left on device (")
+    assert f"the previous {name} is intact. Free some space, or " in message
+    assert "\n" not in message and target.read_bytes() == b"old"
+    assert not list(tmp_path.glob(".*.tmp"))  # no temporary file left behind
 
 
 def _unshare_works() -> bool:

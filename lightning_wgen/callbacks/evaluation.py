@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from typing import Any
 
 import lightning as L
-from lightning.pytorch.callbacks import Callback
 
-from lightning_wgen.callbacks.logging import log_scalars, output_dir
+from lightning_wgen.callbacks.logging import log_scalars, output_dir, write_json
+from lightning_wgen.callbacks.periodic import EveryNGeneratorSteps
 from lightning_wgen.errors import ConfigError
 from lightning_wgen.metrics.features import feature_extractor
 from lightning_wgen.metrics.images import (
@@ -21,7 +20,7 @@ from lightning_wgen.metrics.images import (
 )
 
 
-class ImageEvaluation(Callback):
+class ImageEvaluation(EveryNGeneratorSteps):
     """FID, KID and IS of the generator every ``every_n_generator_steps``, after each validation
     and at the end of training, logged as ``eval/<name>`` at the generator step.
 
@@ -53,16 +52,12 @@ class ImageEvaluation(Callback):
                 f"ImageEvaluation needs at least 2 images on each side, got num_samples="
                 f"{num_samples}, num_real={num_real}; the protocol uses 10000."
             )
-        if every_n_generator_steps is not None and every_n_generator_steps < 1:
-            raise ConfigError(
-                f"every_n_generator_steps must be >= 1 or None, got {every_n_generator_steps}."
-            )
+        super().__init__(every_n_generator_steps)
         check_metric_names(metrics)
         self.feature_extractor = feature_extractor
         self.metric_names = tuple(metrics)
         self.num_samples = num_samples
         self.num_real = num_real if num_real is not None else num_samples
-        self.every_n_generator_steps = every_n_generator_steps
         self.split = split
         self.batch_size = batch_size
         self.seed = seed
@@ -71,7 +66,6 @@ class ImageEvaluation(Callback):
         self.download = download
         self.quality: ImageQuality | None = None
         self.history: list[dict[str, Any]] = []
-        self._last_step = -1
 
     def setup(self, trainer: L.Trainer, pl_module: L.LightningModule, stage: str) -> None:
         # Fail before training starts when the weights cannot be had.
@@ -82,7 +76,7 @@ class ImageEvaluation(Callback):
     @property
     def last_evaluated_step(self) -> int:
         """The generator step of the latest evaluation (-1 before the first)."""
-        return self._last_step
+        return self.last_step
 
     def evaluate(self, trainer: L.Trainer, pl_module: L.LightningModule) -> dict[str, float]:
         """Compute, log and record the metrics now."""
@@ -113,30 +107,22 @@ class ImageEvaluation(Callback):
             seed=self.seed,
         )
         step = pl_module.generator_steps
-        self._last_step = step
+        self.last_step = step
         self.history.append({"generator_steps": step, **values})
         log_scalars(trainer, {f"eval/{k}": v for k, v in values.items()}, step)
         return values
 
-    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
-        every, step = self.every_n_generator_steps, pl_module.generator_steps
-        if not getattr(pl_module, "can_sample", True):
-            return
-        if every and step % every == 0 and step != self._last_step and trainer.is_global_zero:
-            self.evaluate(trainer, pl_module)
+    def act(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        self.evaluate(trainer, pl_module)
 
     def on_validation_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        ready = getattr(pl_module, "can_sample", True)
-        if trainer.sanity_checking or not trainer.is_global_zero or not ready:
-            return
-        if pl_module.generator_steps != self._last_step:
-            self.evaluate(trainer, pl_module)
+        if not trainer.sanity_checking:
+            self.act_once(trainer, pl_module)
 
     def on_train_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        if not trainer.is_global_zero:
+        super().on_train_end(trainer, pl_module)
+        if not trainer.is_global_zero or not self.history:
             return
-        if pl_module.generator_steps != self._last_step:
-            self.evaluate(trainer, pl_module)
         record = {
             "feature_extractor": self.feature_extractor,
             "num_samples": self.num_samples,
@@ -146,7 +132,7 @@ class ImageEvaluation(Callback):
             "history": self.history,
         }
         path = output_dir(trainer) / "image_metrics.json"
-        path.write_text(json.dumps(record, indent=2) + "\n")
+        write_json(path, record)
         last = self.history[-1]
         summary = ", ".join(f"{k}={v:.4g}" for k, v in last.items() if k != "generator_steps")
         print(f"\nimage metrics at generator step {last['generator_steps']}: {summary}")

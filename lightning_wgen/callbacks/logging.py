@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -9,6 +10,8 @@ import lightning as L
 import numpy as np
 import torch
 from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger, WandbLogger
+
+from lightning_wgen.checkpoint_io import atomic_save, atomic_write
 
 
 def output_dir(trainer: L.Trainer) -> Path:
@@ -53,13 +56,26 @@ def log_image(trainer: L.Trainer, key: str, image: np.ndarray, step: int) -> lis
     return places
 
 
-def save_png(trainer: L.Trainer, key: str, image: np.ndarray, step: int) -> Path:
+LOG_ELSEWHERE = "log elsewhere (--trainer.logger.init_args.save_dir)"
+
+
+def write_png(path: Path, pixels: np.ndarray) -> None:
+    """An RGB uint8 picture ``(H, W, 3)`` written whole to ``path`` as a PNG."""
     from PIL import Image
 
+    atomic_save(path, lambda f: Image.fromarray(pixels).save(f, format="PNG"), LOG_ELSEWHERE)
+
+
+def write_json(path: Path, record: dict) -> None:
+    """``record`` written whole to ``path`` as indented JSON."""
+    atomic_write(path, (json.dumps(record, indent=2) + "\n").encode(), LOG_ELSEWHERE)
+
+
+def save_png(trainer: L.Trainer, key: str, image: np.ndarray, step: int) -> Path:
     folder = output_dir(trainer) / re.sub(r"[^A-Za-z0-9_.-]+", "_", key)
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"step_{step:06d}.png"
-    Image.fromarray(image).save(path)
+    write_png(path, image)
     return path
 
 

@@ -5,16 +5,16 @@ from __future__ import annotations
 from typing import Any
 
 import lightning as L
-from lightning.pytorch.callbacks import Callback
 from torch import Tensor
 
 from lightning_wgen.callbacks.logging import log_histogram, log_scalars
+from lightning_wgen.callbacks.periodic import EveryNGeneratorSteps
 from lightning_wgen.errors import ConfigError
 from lightning_wgen.metrics.features import feature_extractor, metric_images
 from lightning_wgen.metrics.ot import ot_diagnostics
 
 
-class OTDiagnostics(Callback):
+class OTDiagnostics(EveryNGeneratorSteps):
     """Every ``every_n_generator_steps``, on one fixed real batch and one fixed-noise generated
     batch of ``batch_size``, logs ``ot/w1_critic`` (E f(real) - E f(fake)), ``ot/w1_exact`` (POT's
     exact W1 of the two batches), ``ot/sw1`` (sliced W1) and the critic's input-gradient norms at
@@ -25,6 +25,8 @@ class OTDiagnostics(Callback):
     samples, or between the features of ``feature_extractor`` ("mnist", "inception", ...). The
     real batch comes from the data module's ``sample`` (toy data) or its evaluation split.
     """
+
+    at_end = False
 
     def __init__(
         self,
@@ -39,7 +41,7 @@ class OTDiagnostics(Callback):
                 "OTDiagnostics needs every_n_generator_steps >= 1 and batch_size >= 2, got "
                 f"{every_n_generator_steps} and {batch_size}."
             )
-        self.every_n_generator_steps = every_n_generator_steps
+        super().__init__(every_n_generator_steps)
         self.batch_size = batch_size
         self.n_projections = n_projections
         self.seed = seed
@@ -93,7 +95,5 @@ class OTDiagnostics(Callback):
         log_histogram(trainer, "ot/slopes", slopes, step)
         return values
 
-    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
-        step = pl_module.generator_steps
-        if step % self.every_n_generator_steps == 0 and trainer.is_global_zero:
-            self.diagnose(trainer, pl_module)
+    def act(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        self.diagnose(trainer, pl_module)

@@ -11,6 +11,7 @@ from lightning.pytorch.callbacks import BasePredictionWriter
 from lightning.pytorch.utilities import rank_zero_info
 
 from lightning_wgen.callbacks.logging import output_dir
+from lightning_wgen.checkpoint_io import atomic_save
 
 
 def concatenate(batches: list[Any]) -> Any:
@@ -39,6 +40,6 @@ class PredictionWriter(BasePredictionWriter):
         if not trainer.is_global_zero or not predictions:
             return
         out = Path(self.path) if self.path else output_dir(trainer) / "predictions.pt"
-        out.parent.mkdir(parents=True, exist_ok=True)
-        torch.save(concatenate(predictions), out)
+        predicted = concatenate(predictions)
+        atomic_save(out, lambda f: torch.save(predicted, f), "give PredictionWriter another path")
         rank_zero_info(f"wrote {out}")

@@ -13,7 +13,8 @@ from lightning.pytorch.callbacks import Callback
 from lightning.pytorch.loggers import CSVLogger
 from torchvision.utils import make_grid
 
-from lightning_wgen.callbacks.logging import log_image, output_dir
+from lightning_wgen.callbacks.logging import log_image, output_dir, write_png
+from lightning_wgen.callbacks.periodic import EveryNGeneratorSteps
 from lightning_wgen.errors import ConfigError
 from lightning_wgen.metrics.features import metric_images
 
@@ -47,7 +48,7 @@ def sample_grid(samples: torch.Tensor, nrow: int) -> np.ndarray:
     return grid.permute(1, 2, 0).contiguous().numpy()
 
 
-class SampleGrid(Callback):
+class SampleGrid(EveryNGeneratorSteps):
     """Samples from the same fixed noise every ``every_n_generator_steps`` and at the end.
 
     Images are laid out as a grid (exact uint8 pixels); 2D toy samples as a scatter plot. The
@@ -65,10 +66,9 @@ class SampleGrid(Callback):
                 "got "
                 f"{num_samples} and {every_n_generator_steps}."
             )
+        super().__init__(every_n_generator_steps)
         self.num_samples = num_samples
-        self.every_n_generator_steps = every_n_generator_steps
         self.seed = seed
-        self._last_step = -1
 
     def render(self, pl_module: L.LightningModule) -> np.ndarray:
         samples = pl_module.sample(self.num_samples, seed=self.seed).float().cpu()
@@ -78,20 +78,8 @@ class SampleGrid(Callback):
             return scatter_pixels(samples, f"generator step {pl_module.generator_steps}")
         raise ConfigError(f"SampleGrid draws images or 2D points, got {tuple(samples.shape)}.")
 
-    def _log(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        step = pl_module.generator_steps
-        self._last_step = step
-        log_image(trainer, self.key, self.render(pl_module), step)
-
-    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
-        step = pl_module.generator_steps
-        ready = getattr(pl_module, "can_sample", True)
-        if step % self.every_n_generator_steps == 0 and trainer.is_global_zero and ready:
-            self._log(trainer, pl_module)
-
-    def on_train_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        if trainer.is_global_zero and pl_module.generator_steps != self._last_step:
-            self._log(trainer, pl_module)
+    def act(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        log_image(trainer, self.key, self.render(pl_module), pl_module.generator_steps)
 
 
 class ReconstructionGrid(SampleGrid):
@@ -183,8 +171,6 @@ class TrainingCurves(Callback):
         if not trainer.is_global_zero or not self.history:
             return
         pixels = self.render()
-        from PIL import Image
-
-        Image.fromarray(pixels).save(output_dir(trainer) / "training_curves.png")
+        write_png(output_dir(trainer) / "training_curves.png", pixels)
         if any(not isinstance(lg, CSVLogger) for lg in trainer.loggers):
             log_image(trainer, "training_curves", pixels, pl_module.generator_steps)

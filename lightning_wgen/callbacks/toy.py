@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 import lightning as L
 import numpy as np
 import torch
-from lightning.pytorch.callbacks import Callback
 from lightning.pytorch.loggers import CSVLogger
 
-from lightning_wgen.callbacks.logging import log_image
+from lightning_wgen.callbacks.logging import log_image, write_json, write_png
+from lightning_wgen.callbacks.periodic import EveryNGeneratorSteps
 from lightning_wgen.callbacks.samples import figure_pixels
 from lightning_wgen.errors import ConfigError
 from lightning_wgen.losses import wasserstein_estimate
@@ -69,14 +68,12 @@ def scatter_over_real(fake: torch.Tensor, real: torch.Tensor, title: str) -> np.
 
 def save_scatter(path: Path, fake: torch.Tensor, real: torch.Tensor, title: str) -> np.ndarray:
     """:func:`scatter_over_real` written to ``path`` as a PNG; the picture."""
-    from PIL import Image
-
     pixels = scatter_over_real(fake, real, title)
-    Image.fromarray(pixels).save(path)
+    write_png(path, pixels)
     return pixels
 
 
-class ToyEvaluation(Callback):
+class ToyEvaluation(EveryNGeneratorSteps):
     """Evaluates on the toy data set every ``every_n_generator_steps`` and at the end of fit.
 
     At the end it prints the metrics and writes ``toy_metrics.json`` and ``toy_scatter.png`` in
@@ -89,17 +86,12 @@ class ToyEvaluation(Callback):
     ) -> None:
         if num_samples < 2:
             raise ConfigError(f"ToyEvaluation num_samples must be >= 2, got {num_samples}.")
-        if every_n_generator_steps is not None and every_n_generator_steps < 1:
-            raise ConfigError(
-                f"every_n_generator_steps must be >= 1 or None, got {every_n_generator_steps}."
-            )
+        super().__init__(every_n_generator_steps)
         self.num_samples = num_samples
-        self.every_n_generator_steps = every_n_generator_steps
         self.seed = seed
-        self._last_step = -1
         self.metrics: dict[str, float] = {}
 
-    def _evaluate(self, trainer: L.Trainer, pl_module: L.LightningModule) -> dict[str, float]:
+    def act(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         datamodule = trainer.datamodule
         if datamodule is None or not hasattr(datamodule, "modes"):
             raise ConfigError(
@@ -107,25 +99,17 @@ class ToyEvaluation(Callback):
                 f"{type(datamodule).__name__}."
             )
         metrics, fake, real = evaluate_toy(pl_module, datamodule, self.num_samples, self.seed)
-        self._last_step = pl_module.generator_steps
         self.metrics = metrics
         self._fake, self._real = fake, real
         if trainer.logger is not None:
             trainer.logger.log_metrics(
                 {f"toy/{k}": v for k, v in metrics.items()}, step=pl_module.generator_steps
             )
-        return metrics
-
-    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
-        every, step = self.every_n_generator_steps, pl_module.generator_steps
-        if every and step % every == 0 and step != self._last_step:
-            self._evaluate(trainer, pl_module)
 
     def on_fit_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         if not trainer.is_global_zero:
             return
-        if pl_module.generator_steps != self._last_step:
-            self._evaluate(trainer, pl_module)
+        self.act_once(trainer, pl_module)  # when training ended without on_train_end
         out_dir = Path(trainer.log_dir or trainer.default_root_dir)
         out_dir.mkdir(parents=True, exist_ok=True)
         name = trainer.datamodule.name
@@ -136,7 +120,7 @@ class ToyEvaluation(Callback):
             "seed": self.seed,
             **self.metrics,
         }
-        (out_dir / "toy_metrics.json").write_text(json.dumps(record, indent=2) + "\n")
+        write_json(out_dir / "toy_metrics.json", record)
         summary = ", ".join(
             f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in self.metrics.items()
         )

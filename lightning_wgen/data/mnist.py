@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import gzip
-import os
-import shutil
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from torch.utils.data import Dataset
 from torchvision import datasets, transforms
 
+from lightning_wgen.checkpoint_io import atomic_write
 from lightning_wgen.data.images import ImageDataModule
 from lightning_wgen.errors import DatasetNotFoundError
 
@@ -66,19 +65,17 @@ class MNISTDataModule(ImageDataModule):
 
 
 def _unpack_whole(archive: Path, extracted: Path) -> None:
-    """Unpack a ``.gz`` under a temporary name, then rename it: another process never reads half
-    a file, and an interrupted or damaged unpacking leaves nothing that a later run would trust."""
-    partial = extracted.with_name(f"{extracted.name}.{os.getpid()}.partial")
+    """Unpack a ``.gz`` in memory, then write it whole (:func:`atomic_write`): another process
+    never reads half a file, and a damaged archive leaves nothing that a later run would trust."""
     try:
-        with gzip.open(archive) as source, open(partial, "wb") as target:
-            shutil.copyfileobj(source, target)
-        os.replace(partial, extracted)
+        with gzip.open(archive) as source:
+            data = source.read()
     except (OSError, EOFError) as err:
-        partial.unlink(missing_ok=True)
         raise DatasetNotFoundError(
             f"{archive} could not be unpacked ({type(err).__name__}: {err}): "
             "replace it with the original archive."
         ) from None
+    atomic_write(extracted, data, elsewhere="give --data.init_args.data_dir a folder with room")
 
 
 class FashionMNISTDataModule(MNISTDataModule):

@@ -172,7 +172,9 @@ def save_domain_extractor(
     classifier: ConvClassifier, path: str | Path, metadata: dict[str, object]
 ) -> str:
     """Write ``classifier`` as safetensors with its shape and ``metadata``; return the sha256."""
-    from safetensors.torch import save_file
+    from safetensors.torch import save
+
+    from lightning_wgen.checkpoint_io import atomic_write
 
     state = {k: v.detach().cpu().contiguous() for k, v in classifier.state_dict().items()}
     tensors = hashlib.sha256()
@@ -187,7 +189,7 @@ def save_domain_extractor(
         "tensors_sha256": tensors.hexdigest(),
     }
     text = {k: v if isinstance(v, str) else json.dumps(v) for k, v in info.items()}
-    save_file(state, str(path), metadata=text)
+    atomic_write(path, save(state, metadata=text), elsewhere="give another path")
     return file_sha256(Path(path))
 
 

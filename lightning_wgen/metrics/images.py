@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load_file, save
 from torch import Tensor, nn
 from torchmetrics.image import (
     FrechetInceptionDistance,
@@ -29,6 +29,7 @@ from torchmetrics.image import (
     KernelInceptionDistance,
 )
 
+from lightning_wgen.checkpoint_io import atomic_write
 from lightning_wgen.errors import ConfigError
 from lightning_wgen.metrics.features import FeatureExtractor, metric_images
 
@@ -218,10 +219,8 @@ def real_features(
             pass
     batches = datamodule.reference_images(num_images, split=split, batch_size=batch_size, seed=seed)
     features = quality.features(batches)
-    cache.mkdir(parents=True, exist_ok=True)
-    partial = path.with_suffix(f".{os.getpid()}.tmp")
-    save_file({"features": features.contiguous()}, str(partial), metadata={"key": key})
-    os.replace(partial, path)
+    data = save({"features": features.contiguous()}, metadata={"key": key})
+    atomic_write(path, data, elsewhere="give the evaluation another cache_dir")
     return features
 
 

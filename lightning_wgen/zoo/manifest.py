@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from lightning_wgen.checkpoint_io import atomic_write
 from lightning_wgen.errors import CheckpointNotFoundError, ConfigError, ModelNotFoundError
 
 FORMAT = 1
@@ -102,10 +103,7 @@ class Manifest:
 
     def write(self) -> None:
         """Rewrite the file whole (temporary file, then rename)."""
-        self.path.parent.mkdir(parents=True, exist_ok=True)
         text = json.dumps({"format": FORMAT, "models": self.models}, indent=2)
         # lists of numbers on one line each: [0, 1, 2], not a line per number
         text = FLAT_LIST.sub(lambda m: "[" + ", ".join(m[1].replace(",", " ").split()) + "]", text)
-        partial = self.path.with_name(f"{self.path.name}.{os.getpid()}.partial")
-        partial.write_text(text + "\n")
-        os.replace(partial, self.path)
+        atomic_write(self.path, (text + "\n").encode(), elsewhere="use a manifest elsewhere")

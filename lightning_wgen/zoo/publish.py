@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import datetime
 import hashlib
-import os
 import platform
 import statistics
 from pathlib import Path
@@ -14,6 +13,7 @@ from typing import Any
 import lightning
 import torch
 
+from lightning_wgen.checkpoint_io import atomic_write
 from lightning_wgen.errors import ConfigError
 from lightning_wgen.loading import read_checkpoint
 from lightning_wgen.zoo import evaluation
@@ -114,10 +114,7 @@ def publish(
 
     file_name = f"{name}-{sha256[:8]}.safetensors"
     path = manifest.base_dir / file_name
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(f"{file_name}.{os.getpid()}.partial")
-    partial.write_bytes(data)
-    os.replace(partial, path)
+    atomic_write(path, data, elsewhere="publish to a manifest in another folder")
     wgen = checkpoint.get("wgen", {})
     entry = {
         "family": type(model).__name__,
