@@ -19,7 +19,7 @@ from lightning.pytorch.utilities.exceptions import SIGTERMException
 
 import lightning_wgen.data  # noqa: F401  (registers the DataModules for short class names)
 import lightning_wgen.models  # noqa: F401  (registers the families for short class names)
-from lightning_wgen.callbacks import GeneratorStepProgressBar
+from lightning_wgen.callbacks import GeneratorStepProgressBar, InitFromWeights
 from lightning_wgen.callbacks.checkpoints import LastCheckpoint, default_checkpoints
 from lightning_wgen.callbacks.predictions import PredictionWriter
 from lightning_wgen.checkpoint_io import AtomicCheckpointIO
@@ -31,6 +31,7 @@ from lightning_wgen.errors import (
     first_line,
     one_line,
 )
+from lightning_wgen.loading import fine_tune_from
 from lightning_wgen.models.base import GenerativeModule
 from lightning_wgen.resume import check_state_fits, describe_differences, resume_differences
 from lightning_wgen.zoo.weights import nonfinite_names
@@ -120,9 +121,7 @@ class WGenCLI(LightningCLI):
             model.optimizers_to_build()
         if self._resume is None:
             if self.subcommand == "fit" and model.init_from is not None:
-                from lightning_wgen.loading import init_weights
-
-                init_weights(model, model.init_from)  # on_fit_start loads them again, in place
+                fine_tune_from(model)  # InitFromWeights then finds them loaded
             return
         path, checkpoint = self._resume
         where = f"--ckpt_path {path}"
@@ -179,6 +178,8 @@ class WGenCLI(LightningCLI):
         wants_checkpoints = config.get("enable_checkpointing") is not False
         if wants_checkpoints and not any(isinstance(c, ModelCheckpoint) for c in callbacks):
             added.extend(default_checkpoints(callbacks))
+        if self.subcommand == "fit" and not any(isinstance(c, InitFromWeights) for c in callbacks):
+            added.append(InitFromWeights())
         wants_writer = self.subcommand == "predict"
         if wants_writer and not any(isinstance(c, BasePredictionWriter) for c in callbacks):
             added.append(PredictionWriter())

@@ -203,3 +203,17 @@ def init_weights(model: GenerativeModule, source: str) -> list[str]:
         # AveragedModel copies the generator at its first update while n_averaged is 0
         allowed = (*TRAINING_ONLY, "generator_ema.")
     return load_tensors(model, tensors, f"init_from {source}", allow_missing=allowed)
+
+
+def fine_tune_from(model: GenerativeModule) -> None:
+    """Load the weights ``model.init_from`` names (:func:`init_weights`) and say which networks
+    stayed as initialised; ``model.weights_from`` records it, so that they are loaded once."""
+    from lightning.pytorch.utilities import rank_zero_info
+
+    untouched = init_weights(model, model.init_from)
+    model.weights_from = model.init_from
+    kept = sorted({key.split(".")[0] for key in untouched})
+    rank_zero_info(
+        f"init_from {model.init_from}: weights loaded"
+        + (f"; left as initialised: {', '.join(kept)}" if kept else "")
+    )

@@ -333,3 +333,25 @@ def test_verify_one_seed_compares_with_that_seeds_value(published):
     assert measured["mean"] == pytest.approx(stated["mean"], rel=1e-12) and ok
     with pytest.raises(ConfigError, match=r"seeds \[7\] have no stated values"):
         measure_again(NAME, manifest=published, seeds=(7,))
+
+
+def test_init_from_in_python_needs_the_callback_that_loads_it(tmp_path):
+    from helpers import quiet_trainer
+
+    from lightning_wgen.callbacks import InitFromWeights
+    from lightning_wgen.cli import build_from_config
+
+    args = (
+        "--model.init_args.init_from=zoo:wgan-gp-grid25",
+        "--model.init_args.max_generator_steps=1",
+        "--model.init_args.generator_optimizer.init_args.lr=0.0",  # the generator stays as loaded
+    )
+    model, data = build_from_config(Path(__file__).parents[1] / "configs/quickstart.yaml", *args)
+    with pytest.raises(ConfigError, match="add lightning_wgen.callbacks.InitFromWeights"):
+        quiet_trainer(default_root_dir=tmp_path).fit(model, data)  # never silently untouched
+    model, data = build_from_config(Path(__file__).parents[1] / "configs/quickstart.yaml", *args)
+    quiet_trainer(default_root_dir=tmp_path, callbacks=[InitFromWeights()]).fit(model, data)
+    zoo = load_pretrained("wgan-gp-grid25")
+    assert model.weights_from == "zoo:wgan-gp-grid25" and model.generator_steps == 1
+    for name, value in zoo.generator.state_dict().items():
+        assert torch.equal(model.generator.state_dict()[name], value), name

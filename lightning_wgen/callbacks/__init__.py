@@ -3,6 +3,7 @@
 from lightning_wgen.callbacks.aeot import FitOT
 from lightning_wgen.callbacks.checkpoints import BestEvaluationCheckpoint, LastCheckpoint
 from lightning_wgen.callbacks.evaluation import ImageEvaluation
+from lightning_wgen.callbacks.finetune import InitFromWeights
 from lightning_wgen.callbacks.ot import OTDiagnostics
 from lightning_wgen.callbacks.predictions import PredictionWriter
 from lightning_wgen.callbacks.progress import GeneratorStepProgressBar
@@ -15,6 +16,7 @@ __all__ = [
     "FitOT",
     "GeneratorStepProgressBar",
     "ImageEvaluation",
+    "InitFromWeights",
     "OTDiagnostics",
     "PredictionWriter",
     "ReconstructionGrid",

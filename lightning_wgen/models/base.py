@@ -85,10 +85,11 @@ class GenerativeModule(L.LightningModule):
             generator step, to zero at ``max_generator_steps``, as in the released code of WGAN-GP
             (Gulrajani et al. 2017, CIFAR-10 ResNet) and SNGAN (Miyato et al. 2018). It settles an
             oscillating game, so that the last step is a fair reading of what was learned.
-        init_from: fine-tuning: before the first step of a fresh ``fit``, load the weights of a
-            zoo model (``zoo:NAME``), a zoo ``.safetensors`` file or a ``wgen fit`` checkpoint
-            into the configured networks (:func:`lightning_wgen.loading.init_weights`). A run
-            resumed with ``--ckpt_path`` keeps its own weights.
+        init_from: fine-tuning: before the first step of a fresh ``fit``, start from the weights
+            of a zoo model (``zoo:NAME``), a zoo ``.safetensors`` file or a ``wgen fit``
+            checkpoint, loaded into the configured networks by the
+            :class:`~lightning_wgen.callbacks.InitFromWeights` callback (``wgen fit`` adds it).
+            A run resumed with ``--ckpt_path`` keeps its own weights.
         nonfinite: what an update whose loss (or any of its terms) is NaN or infinite does, found
             before its optimizer step: ``"stop"`` raises :class:`TrainingDivergedError` naming
             the generator step and the terms, with the weights as they were before that update
@@ -131,6 +132,7 @@ class GenerativeModule(L.LightningModule):
         self.max_generator_steps = max_generator_steps
         self.lr_decay = lr_decay
         self.init_from = init_from
+        self.weights_from: str | None = None  # the init_from source loaded (by InitFromWeights)
         self.nonfinite = nonfinite
         self.channels_last = channels_last
         self.compile_networks = compile_networks
@@ -410,16 +412,12 @@ class GenerativeModule(L.LightningModule):
                 if name not in eager and getattr(net, "_compiled_call_impl", None) is None:
                     net.compile()
         resumed = self.generator_steps > 0 or self.trainer.ckpt_path is not None
-        if self.init_from is None or resumed:
-            return
-        from lightning_wgen.loading import init_weights
-
-        untouched = init_weights(self, self.init_from)
-        kept = sorted({key.split(".")[0] for key in untouched})
-        rank_zero_info(
-            f"init_from {self.init_from}: weights loaded"
-            + (f"; left as initialised: {', '.join(kept)}" if kept else "")
-        )
+        if self.init_from is not None and not resumed and self.weights_from != self.init_from:
+            raise ConfigError(
+                f"init_from {self.init_from}: nothing loads these weights; add "
+                "lightning_wgen.callbacks.InitFromWeights() to the trainer's callbacks (wgen fit "
+                "adds it)."
+            )
 
     def on_train_start(self) -> None:
         self._started = time.perf_counter()

@@ -213,6 +213,6 @@ def _saved_config(ckpt: Path) -> str:
 
 
 def _version() -> str:
-    from lightning_wgen import __version__
+    from importlib.metadata import version  # the installed distribution's, as pyproject says
 
-    return __version__
+    return version("lightning-wgen")
