@@ -52,17 +52,13 @@ class AAE(LatentAdversarialModule):
         codes, _ = self.codes_for_training(x)
         reconstruction = reconstruction_cost(self.decoder(codes), x)
         loss = self.reconstruction_weight * reconstruction
-        if self.update_is_finite({"ae/reconstruction": reconstruction}, "reconstruction update"):
-            autoencoder.zero_grad(set_to_none=True)
-            self.manual_backward(loss)
-            autoencoder.step()
+        terms = {"ae/reconstruction": reconstruction}
+        self.step_if_finite(autoencoder, loss, terms, "reconstruction update")
 
         codes, posterior = self.codes_for_training(x)
         self.update_discriminator(codes.detach(), logs)
         penalty = self.latent_penalty(codes, posterior)
-        if self.update_is_finite({"ae/penalty": penalty}, "encoder regularisation update"):
-            encoder.zero_grad(set_to_none=True)
-            self.manual_backward(self.penalty_weight * penalty)
-            encoder.step()
+        update = "encoder regularisation update"
+        self.step_if_finite(encoder, self.penalty_weight * penalty, {"ae/penalty": penalty}, update)
         logs.update({"ae/reconstruction": reconstruction, "ae/penalty": penalty, "ae/loss": loss})
         return codes.detach(), (loss + self.penalty_weight * penalty).detach()

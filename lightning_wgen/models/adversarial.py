@@ -260,20 +260,14 @@ class AdversarialModule(GenerativeModule):
             loss, logs = self.critic_objective(real, fake)
             logs["critic/loss"] = loss.detach()
             update = f"critic update {self.critic_steps_in_cycle + 1} of {critic_steps}"
-            if self.update_is_finite(logs, update):
-                opt_c.zero_grad(set_to_none=True)
-                self.manual_backward(loss)
-                opt_c.step()
+            if self.step_if_finite(opt_c, loss, logs, update):
                 self.after_critic_step()
             self.critic_steps_in_cycle += 1
 
         with self.toggled_optimizer(opt_g):
             fake = self.generator(self.training_noise(self._batch_size))
             g_loss = self.generator_objective(fake, real)
-            if self.update_is_finite({"gen/loss": g_loss}, "generator update"):
-                opt_g.zero_grad(set_to_none=True)
-                self.manual_backward(g_loss)
-                opt_g.step()
+            self.step_if_finite(opt_g, g_loss, {"gen/loss": g_loss}, "generator update")
         if self.generator_ema is not None:
             self.generator_ema.update_parameters(self.generator)
         self.critic_steps_in_cycle = 0

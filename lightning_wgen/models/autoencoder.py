@@ -191,10 +191,7 @@ class AutoencoderModule(GenerativeModule):
         penalty = self.latent_penalty(codes, posterior)
         loss = self.reconstruction_weight * reconstruction + self.penalty_weight * penalty
         terms = {"ae/loss": loss, "ae/reconstruction": reconstruction, "ae/penalty": penalty}
-        if self.update_is_finite(terms, "autoencoder update"):
-            optimizer.zero_grad(set_to_none=True)
-            self.manual_backward(loss)
-            optimizer.step()
+        self.step_if_finite(optimizer, loss, terms, "autoencoder update")
         logs.update({"ae/reconstruction": reconstruction, "ae/penalty": penalty, "ae/loss": loss})
         return codes.detach(), loss.detach()
 

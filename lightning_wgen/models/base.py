@@ -263,6 +263,19 @@ class GenerativeModule(L.LightningModule):
         self.generator_steps += 1
         self._stop_when_done()
 
+    def step_if_finite(
+        self, optimizer: Any, loss: Tensor, terms: dict[str, Tensor | None], update: str
+    ) -> bool:
+        """One guarded update: when :meth:`update_is_finite` passes ``terms`` (the loss and the
+        terms it sums, by their log names), zero the gradients, backpropagate ``loss`` and step
+        ``optimizer``; whether it stepped."""
+        if not self.update_is_finite(terms, update):
+            return False
+        optimizer.zero_grad(set_to_none=True)
+        self.manual_backward(loss)
+        optimizer.step()
+        return True
+
     def update_is_finite(self, terms: dict[str, Tensor | None], update: str) -> bool:
         """Whether every value of ``terms`` (a loss and the terms it sums) is finite; call it
         before ``update``'s backward pass and optimizer step (one host sync).

@@ -52,10 +52,7 @@ class LatentAdversarialModule(AutoencoderModule):
     def update_discriminator(self, codes: Tensor, logs: dict[str, Tensor]) -> None:
         optimizer = self.optimizer_list()[1]
         loss = self.discriminator_loss(self.training_randn_like(codes), codes)
-        if self.update_is_finite({"disc/loss": loss}, "latent discriminator update"):
-            optimizer.zero_grad(set_to_none=True)
-            self.manual_backward(loss)
-            optimizer.step()
+        self.step_if_finite(optimizer, loss, {"disc/loss": loss}, "latent discriminator update")
         logs["disc/loss"] = loss
 
     def optimizers_to_build(self) -> list[Optimizer]:
