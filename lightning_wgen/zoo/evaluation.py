@@ -24,7 +24,8 @@ from lightning_wgen.metrics import (
     real_features,
 )
 
-DOMAIN_EXTRACTORS = {"mnist": "mnist", "fashion_mnist": "fashion_mnist"}
+# the data sets with a domain feature extractor of their own (the others use Inception)
+EXTRACTOR_OF_DATASET = {"mnist": "mnist", "fashion_mnist": "fashion_mnist"}
 SEEDS = (0, 1, 2)
 
 
@@ -47,7 +48,7 @@ def default_protocol(
     num_real = min(10_000, datamodule.split_size("test"))
     return {
         "kind": "image",
-        "extractor": DOMAIN_EXTRACTORS.get(dataset, "inception"),
+        "extractor": EXTRACTOR_OF_DATASET.get(dataset, "inception"),
         "metrics": ["fid", "kid", "is"],
         "num_samples": num_samples or 10_000,
         "num_real": num_real,
