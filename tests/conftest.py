@@ -1,15 +1,7 @@
-import os
 import shutil
 from pathlib import Path
 
 import pytest
-
-# OpenMP threads that wait at a barrier sleep instead of spinning. On 2 cores shared with another
-# 2-thread job, a spinning thread burns the time slice that the thread it waits for needs: the
-# quickstart's generator steps ran at 0.17 a second spinning and 4.5 passive beside a 2-thread
-# matmul job (7.8 and 6.8 on idle cores). Set before torch loads its OpenMP runtime; the
-# suite's subprocesses (wgen, notebook kernels) inherit it.
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 
