@@ -16,7 +16,5 @@ class InitFromWeights(Callback):
     run folder is written); with a plain ``Trainer``, pass ``callbacks=[InitFromWeights()]``."""
 
     def on_fit_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        source = getattr(pl_module, "init_from", None)
-        resumed = pl_module.generator_steps > 0 or trainer.ckpt_path is not None
-        if source is not None and not resumed and pl_module.weights_from != source:
+        if pl_module.init_from_pending():
             fine_tune_from(pl_module)

@@ -424,13 +424,18 @@ class GenerativeModule(L.LightningModule):
             for name, net in self.networks_chain():
                 if name not in eager and getattr(net, "_compiled_call_impl", None) is None:
                     net.compile()
-        resumed = self.generator_steps > 0 or self.trainer.ckpt_path is not None
-        if self.init_from is not None and not resumed and self.weights_from != self.init_from:
+        if self.init_from_pending():
             raise ConfigError(
                 f"init_from {self.init_from}: nothing loads these weights; add "
                 "lightning_wgen.callbacks.InitFromWeights() to the trainer's callbacks (wgen fit "
                 "adds it)."
             )
+
+    def init_from_pending(self) -> bool:
+        """Whether this fit should start from the ``init_from`` weights and they are not loaded
+        yet: a run resumed from a checkpoint keeps its own weights."""
+        resumed = self.generator_steps > 0 or self.trainer.ckpt_path is not None
+        return self.init_from is not None and not resumed and self.weights_from != self.init_from
 
     def on_train_start(self) -> None:
         self._started = time.perf_counter()
