@@ -20,9 +20,10 @@ plain loop, in turns; the printed ratio is ours / plain in steps per second, mea
 deviation over the repetitions (1.0: no overhead). ``--variant`` changes both sides alike:
 
 - ``fused``: Adam's fused implementation;
-- ``channels_last``: our module with ``channels_last=True``; the plain loop's networks and data
-  converted to channels-last memory format;
-- ``compile``: our module with ``compile_networks=True``; the plain loop's networks compiled with
+- ``channels_last``: our module under ``SpeedOptions(channels_last=True)``; the plain loop's
+  networks and data converted to channels-last memory format;
+- ``compile``: our module under ``SpeedOptions(compile_networks=True)``; the plain loop's networks
+  compiled with
   ``torch.compile`` (``nn.Module.compile``), except a critic whose input gradient needs a double
   backward that the compiled graph does not support (probed once on a small batch; the critic
   then stays eager and the result says why; our WGAN-GP keeps its critic eager too).
@@ -52,6 +53,7 @@ from torch import Tensor, nn
 from torch.utils.data import DataLoader, IterableDataset
 
 from lightning_wgen import WAEMMD, WGANGP
+from lightning_wgen.callbacks import SpeedOptions, fit_policies
 from lightning_wgen.losses import WAE_KERNEL_SCALES
 from lightning_wgen.nets import ConvDecoder, ConvEncoder, DCGANCritic, DCGANGenerator
 
@@ -95,12 +97,15 @@ class StepClock(L.Callback):
         self.ended = time.perf_counter()
 
 
-def time_ours(module: L.LightningModule, data: Tensor, warmup: int, steps: int) -> float:
-    """Steps per second of ``module`` under a bare Trainer (no logger, checkpoint or bar)."""
+def time_ours(
+    module: L.LightningModule, data: Tensor, warmup: int, steps: int, speed: SpeedOptions
+) -> float:
+    """Steps per second of ``module`` under a bare Trainer (no logger, checkpoint or bar) with
+    the run-time policies ``wgen fit`` adds (``fit_policies``) and the variant's ``speed``."""
     module.max_generator_steps = warmup + steps
     clock = StepClock(warmup)
     trainer = bare_trainer()
-    trainer.callbacks.append(clock)
+    trainer.callbacks.extend([clock, speed, *fit_policies(trainer.callbacks)])
     loader = DataLoader(Slices(data, BATCH), batch_size=None)
     trainer.fit(module, train_dataloaders=loader)
     return steps / (clock.ended - clock.started)
@@ -130,13 +135,14 @@ class Variant:
             return x.contiguous(memory_format=torch.channels_last)
         return x
 
-    def module_options(self) -> dict:
-        """What our module is given instead of converted networks."""
-        options = {"channels_last": "channels_last", "compile": "compile_networks"}
-        return {options[self.name]: True} if self.name in options else {}
+    def speed_options(self) -> SpeedOptions:
+        """What our module's trainer is given instead of converted networks."""
+        return SpeedOptions(
+            channels_last=self.name == "channels_last", compile_networks=self.name == "compile"
+        )
 
     def net(self, module: nn.Module, *, eager: bool = False, ours: bool = False) -> nn.Module:
-        if ours:  # our module converts its networks itself (module_options)
+        if ours:  # our run converts its networks itself (speed_options)
             return module
         if self.name == "channels_last":
             return module.to(memory_format=torch.channels_last)
@@ -180,7 +186,7 @@ def wgan_gp_pair(
 
     def ours() -> L.LightningModule:
         g, d = nets(ours=True)
-        kwargs = {"generator_optimizer": adam, "critic_optimizer": adam, **variant.module_options()}
+        kwargs = {"generator_optimizer": adam, "critic_optimizer": adam}
         return WGANGP(g, d, gp_weight=10.0, n_critic=5, **kwargs)
 
     def plain() -> Callable[[], None]:
@@ -243,7 +249,7 @@ def wae_mmd_pair(
 
     def ours() -> L.LightningModule:
         enc, dec = nets(ours=True)
-        return WAEMMD(enc, dec, mmd_weight=10.0, optimizer=adam, **variant.module_options())
+        return WAEMMD(enc, dec, mmd_weight=10.0, optimizer=adam)
 
     def plain() -> Callable[[], None]:
         enc, dec = nets()
@@ -287,7 +293,8 @@ def main() -> None:
         ours, plain = PAIRS[name](data, variant)
         rates: dict[str, list[float]] = {"ours": [], "plain": []}
         for _ in range(args.repeats):
-            rates["ours"].append(time_ours(ours(), data, args.warmup, args.steps))
+            speed = variant.speed_options()
+            rates["ours"].append(time_ours(ours(), data, args.warmup, args.steps, speed))
             rates["plain"].append(time_plain(plain(), args.warmup, args.steps))
         ratios = [o / p for o, p in zip(rates["ours"], rates["plain"], strict=True)]
         record = {

@@ -99,7 +99,7 @@ def main() -> None:
     recipes = ["| name | command | generator steps | seconds | machine |", "|---|---|---|---|---|"]
     records = {}
     for name in manifest.names():
-        entry = manifest.entry(name)
+        entry = manifest.entry(name).to_dict()
         model = load_pretrained(name)
         picture(name, model, entry)
         shares = class_shares(model) if entry["dataset"] == "mnist" else None

@@ -1,4 +1,5 @@
-"""Checkpoint files that are either the old one or the whole new one, never a torn mixture.
+"""Checkpoint files that are either the old one or the whole new one, never a torn mixture, and
+read without unpickling code (:func:`read_checkpoint`).
 
 Lightning's own writer goes through an fsspec transaction whose temporary file lies in the
 system's temporary folder; when that is another file system than the checkpoint's (a tmpfs
@@ -14,8 +15,10 @@ import contextlib
 import errno
 import io
 import os
+import re
 import shutil
 import tempfile
+import zipfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -23,7 +26,7 @@ from typing import Any
 import torch
 from lightning.pytorch.plugins.io import TorchCheckpointIO
 
-from lightning_wgen.errors import CheckpointWriteError
+from lightning_wgen.errors import CheckpointWriteError, ConfigError, first_line
 
 CHUNK_BYTES = 1 << 24
 # what a full disk, a quota, a file-size limit or a read-only folder raise
@@ -131,3 +134,68 @@ class AtomicCheckpointIO(TorchCheckpointIO):
             super().save_checkpoint(checkpoint, path, storage_options)
             return
         atomic_save(path, lambda buffer: torch.save(checkpoint, buffer))
+
+
+# -- reading --------------------------------------------------------------------------------------
+
+
+def read_checkpoint(ckpt: Path, flag: str = "--ckpt") -> tuple[bytes, dict]:
+    """The bytes of a ``wgen fit`` checkpoint and its contents, loaded without unpickling code
+    (``torch.load(weights_only=True)``); one line if it is missing or not a checkpoint, saying
+    what the file is instead (:func:`describe_unloadable`)."""
+    if not ckpt.is_file():
+        raise ConfigError(f"{flag} {ckpt} is not a file; pass a checkpoint of `wgen fit`.")
+    raw = ckpt.read_bytes()
+    try:
+        checkpoint = torch.load(io.BytesIO(raw), map_location="cpu", weights_only=True)
+    except Exception as err:
+        raise ConfigError(
+            f"{flag} {ckpt} {describe_unloadable(raw, err)}; pass a checkpoint of `wgen fit`."
+        ) from None
+    if not isinstance(checkpoint, dict) or "state_dict" not in checkpoint:
+        raise ConfigError(
+            f"{flag} {ckpt} holds no state_dict, so it is not a Lightning checkpoint; pass a "
+            "checkpoint of `wgen fit`."
+        )
+    return raw, checkpoint
+
+
+# torch.load(weights_only=True) names the first object it refused: "Unsupported global: GLOBAL x"
+FOREIGN = re.compile(r"Unsupported (?:global|class): (?:GLOBAL )?([\w.]+)")
+
+
+def describe_unloadable(raw: bytes, err: Exception) -> str:
+    """What a file that ``torch.load(weights_only=True)`` refused is, from its bytes: empty, text,
+    a truncated torch archive or pickle, a pickle holding other objects (which could run code),
+    or some other format."""
+    if not raw:
+        return "is empty (0 bytes)"
+    foreign = FOREIGN.search(str(err))
+    if foreign:
+        return (
+            f"holds Python objects other than tensors and plain values ({foreign[1]}), which are "
+            "not unpickled because that could run code (torch.load(weights_only=True))"
+        )
+    if raw[:4] == b"PK\x03\x04":  # torch.save's zip archive
+        try:
+            with zipfile.ZipFile(io.BytesIO(raw)) as archive:
+                names = archive.namelist()
+        except zipfile.BadZipFile:
+            return (
+                f"is a truncated or damaged torch checkpoint ({len(raw)} bytes, its zip archive "
+                "has no end: was a copy or download cut short?)"
+            )
+        if not any(name.endswith("/data.pkl") for name in names):
+            return "is a zip archive, not a torch checkpoint"
+        return f"is a damaged torch checkpoint ({first_line(err)})"
+    if raw[:1] == b"\x80":  # a pickle (torch's legacy format)
+        return f"is a truncated or damaged pickle ({first_line(err)})"
+    head = raw[:400]
+    try:
+        text = head.decode("utf-8")
+    except UnicodeDecodeError:
+        text = None
+    if text is not None and all(c.isprintable() or c in "\n\r\t" for c in text):
+        start = " ".join(text.split())[:40]
+        return f"is a text file, not a checkpoint (it begins {start!r})"
+    return f"is not a checkpoint (an unknown binary format, beginning {raw[:8].hex()})"

@@ -19,10 +19,10 @@ from lightning.pytorch.utilities.exceptions import SIGTERMException
 
 import lightning_wgen.data  # noqa: F401  (registers the DataModules for short class names)
 import lightning_wgen.models  # noqa: F401  (registers the families for short class names)
-from lightning_wgen.callbacks import GeneratorStepProgressBar, InitFromWeights
+from lightning_wgen.callbacks import GeneratorStepProgressBar, SpeedOptions, fit_policies
 from lightning_wgen.callbacks.checkpoints import LastCheckpoint, default_checkpoints
 from lightning_wgen.callbacks.predictions import PredictionWriter
-from lightning_wgen.checkpoint_io import AtomicCheckpointIO
+from lightning_wgen.checkpoint_io import AtomicCheckpointIO, read_checkpoint
 from lightning_wgen.cli_messages import help_epilog, parser_error_line
 from lightning_wgen.errors import (
     ConfigError,
@@ -70,6 +70,10 @@ CKPT_NAMES = ("last", "best", "hpc")
 class WGenCLI(LightningCLI):
     """``LightningCLI`` with any family as ``model.class_path`` and any DataModule as ``data``."""
 
+    def add_arguments_to_parser(self, parser: LightningArgumentParser) -> None:
+        # --speed.channels_last, --speed.compile_networks: a callback on every run
+        parser.add_lightning_class_args(SpeedOptions, "speed")
+
     def parse_arguments(self, parser: LightningArgumentParser, args: Any) -> None:
         super().parse_arguments(parser, args)
         # LightningCLI reads a --ckpt_path's hyperparameters next, with a traceback for a file
@@ -80,8 +84,6 @@ class WGenCLI(LightningCLI):
         path = self.config[subcommand].get("ckpt_path") if subcommand else None
         named = str(path) in CKPT_NAMES or str(path).startswith("registry")
         if path is not None and "://" not in str(path) and not named:
-            from lightning_wgen.loading import read_checkpoint
-
             _, checkpoint = read_checkpoint(Path(path), "--ckpt_path")
             self._resume = (Path(path), checkpoint)
 
@@ -178,8 +180,8 @@ class WGenCLI(LightningCLI):
         wants_checkpoints = config.get("enable_checkpointing") is not False
         if wants_checkpoints and not any(isinstance(c, ModelCheckpoint) for c in callbacks):
             added.extend(default_checkpoints(callbacks))
-        if self.subcommand == "fit" and not any(isinstance(c, InitFromWeights) for c in callbacks):
-            added.append(InitFromWeights())
+        # fine-tuning, exact resume, the given optimizer settings, the clock (they act in fit)
+        added.extend(fit_policies(callbacks, config.get("max_time")))
         wants_writer = self.subcommand == "predict"
         if wants_writer and not any(isinstance(c, BasePredictionWriter) for c in callbacks):
             added.append(PredictionWriter())

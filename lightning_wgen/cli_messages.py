@@ -107,6 +107,10 @@ def parser_error_line(message: str) -> str:
         return f"{key}: expected {wanted}, got {given!r}."
     if reason.startswith("Option"):
         where = f" by {classes[-1]}" if classes else ""
+        moved = re.search(r"'(channels_last|compile_networks)'", reason)
+        if moved:  # a config.yaml written before the speed options became --speed.*
+            fix = f"move it to the speed: section (--speed.{moved[1]}), or delete it if false"
+            return f"{key}: {reason[0].lower()}{reason[1:]}{where}; {fix}."
         return f"{key}: {reason[0].lower()}{reason[1:]}{where}; see `wgen fit --help`."
     return f"{key}: {reason}" + (f" ({classes[-1]})" if "class_path" in message and classes else "")
 

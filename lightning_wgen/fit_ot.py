@@ -1,24 +1,25 @@
 """``wgen fit-ot``: fit AE-OT's optimal-transport map for a trained autoencoder checkpoint.
 
 The checkpoint of a ``wgen fit`` run holds the model's and the DataModule's configs; both are
-rebuilt from it (without unpickling code), the training set is encoded, the map is fitted and
+rebuilt from it as every command rebuilds a file's model (:mod:`lightning_wgen.loading`: the
+zoo's class-path allow-list, no unpickled code; ``--data_dir`` only says where the data is), the
+training set is encoded, the map is fitted and
 the model, map included, is written to a new file. The input is never overwritten.
 """
 
 from __future__ import annotations
 
 import argparse
-import io
 from pathlib import Path
 
 import torch
-from lightning.pytorch import LightningDataModule
 
-from lightning_wgen.checkpoint_io import atomic_save
+from lightning_wgen.checkpoint_io import atomic_save, read_checkpoint
 from lightning_wgen.cli_messages import OneLineArgumentParser, checked_device, checked_output
 from lightning_wgen.errors import ConfigError
-from lightning_wgen.loading import read_checkpoint
+from lightning_wgen.loading import data_config, model_from_checkpoint
 from lightning_wgen.ot import SOLVERS
+from lightning_wgen.zoo.weights import build_datamodule
 
 
 def parser() -> argparse.ArgumentParser:
@@ -50,13 +51,9 @@ def output_path(ckpt: Path, out: str | None) -> Path:
 
 def fit_ot_main(argv: list[str]) -> Path:
     """Run ``wgen fit-ot`` with ``argv`` (the arguments after ``fit-ot``); the written path."""
-    import lightning_wgen.data  # noqa: F401  (the DataModule classes the checkpoint may name)
-    from lightning_wgen.models import AEOT
-
     args = parser().parse_args(argv)
     ckpt = Path(args.ckpt)
-    # read once: the model and the DataModule load from these bytes
-    raw, checkpoint = read_checkpoint(ckpt)
+    _, checkpoint = read_checkpoint(ckpt)
     out = checked_output(output_path(ckpt, args.out))
     device = checked_device(args.device)
     saved = checkpoint.get("hyper_parameters", {}).get("_class_path", "")
@@ -65,11 +62,8 @@ def fit_ot_main(argv: list[str]) -> Path:
             f"fit-ot needs an AEOT checkpoint, {ckpt} holds {saved or 'no saved config'}; "
             "train one with configs/aeot/*.yaml."
         )
-    if "datamodule_hyper_parameters" not in checkpoint:
-        raise ConfigError(f"{ckpt} saved no DataModule config; fit it with `wgen fit --config`.")
-    model = AEOT.load_from_checkpoint(io.BytesIO(raw), map_location="cpu", weights_only=True)
-    overrides = {"data_dir": args.data_dir, "download": False} if args.data_dir else {}
-    data = LightningDataModule.load_from_checkpoint(io.BytesIO(raw), weights_only=True, **overrides)
+    data = build_datamodule(data_config(checkpoint, str(ckpt)), str(ckpt), data_dir=args.data_dir)
+    model = model_from_checkpoint(checkpoint, str(ckpt))
     data.prepare_data()
     data.setup("fit")
     model.to(device)

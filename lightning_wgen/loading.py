@@ -8,81 +8,17 @@ weights into a freshly configured one (``--model.init_args.init_from``, fine-tun
 
 from __future__ import annotations
 
-import io
 import json
-import re
-import zipfile
 from pathlib import Path
 
 import torch
 from torch import Tensor
 
-from lightning_wgen.errors import ConfigError, first_line
+from lightning_wgen.checkpoint_io import read_checkpoint
+from lightning_wgen.errors import ConfigError
 from lightning_wgen.models.base import GenerativeModule
 
 ZOO_PREFIX = "zoo:"
-
-
-def read_checkpoint(ckpt: Path, flag: str = "--ckpt") -> tuple[bytes, dict]:
-    """The bytes of a ``wgen fit`` checkpoint and its contents, loaded without unpickling code
-    (``torch.load(weights_only=True)``); one line if it is missing or not a checkpoint, saying
-    what the file is instead (:func:`describe_unloadable`)."""
-    if not ckpt.is_file():
-        raise ConfigError(f"{flag} {ckpt} is not a file; pass a checkpoint of `wgen fit`.")
-    raw = ckpt.read_bytes()
-    try:
-        checkpoint = torch.load(io.BytesIO(raw), map_location="cpu", weights_only=True)
-    except Exception as err:
-        raise ConfigError(
-            f"{flag} {ckpt} {describe_unloadable(raw, err)}; pass a checkpoint of `wgen fit`."
-        ) from None
-    if not isinstance(checkpoint, dict) or "state_dict" not in checkpoint:
-        raise ConfigError(
-            f"{flag} {ckpt} holds no state_dict, so it is not a Lightning checkpoint; pass a "
-            "checkpoint of `wgen fit`."
-        )
-    return raw, checkpoint
-
-
-# torch.load(weights_only=True) names the first object it refused: "Unsupported global: GLOBAL x"
-FOREIGN = re.compile(r"Unsupported (?:global|class): (?:GLOBAL )?([\w.]+)")
-
-
-def describe_unloadable(raw: bytes, err: Exception) -> str:
-    """What a file that ``torch.load(weights_only=True)`` refused is, from its bytes: empty, text,
-    a truncated torch archive or pickle, a pickle holding other objects (which could run code),
-    or some other format."""
-    if not raw:
-        return "is empty (0 bytes)"
-    foreign = FOREIGN.search(str(err))
-    if foreign:
-        return (
-            f"holds Python objects other than tensors and plain values ({foreign[1]}), which are "
-            "not unpickled because that could run code (torch.load(weights_only=True))"
-        )
-    if raw[:4] == b"PK\x03\x04":  # torch.save's zip archive
-        try:
-            with zipfile.ZipFile(io.BytesIO(raw)) as archive:
-                names = archive.namelist()
-        except zipfile.BadZipFile:
-            return (
-                f"is a truncated or damaged torch checkpoint ({len(raw)} bytes, its zip archive "
-                "has no end: was a copy or download cut short?)"
-            )
-        if not any(name.endswith("/data.pkl") for name in names):
-            return "is a zip archive, not a torch checkpoint"
-        return f"is a damaged torch checkpoint ({first_line(err)})"
-    if raw[:1] == b"\x80":  # a pickle (torch's legacy format)
-        return f"is a truncated or damaged pickle ({first_line(err)})"
-    head = raw[:400]
-    try:
-        text = head.decode("utf-8")
-    except UnicodeDecodeError:
-        text = None
-    if text is not None and all(c.isprintable() or c in "\n\r\t" for c in text):
-        start = " ".join(text.split())[:40]
-        return f"is a text file, not a checkpoint (it begins {start!r})"
-    return f"is not a checkpoint (an unknown binary format, beginning {raw[:8].hex()})"
 
 
 def _zoo_name(source: str) -> str | None:
@@ -142,13 +78,7 @@ def load_model(
     ``ema=False`` samples from the trained generator instead of its moving average.
     """
     from lightning_wgen.zoo.registry import load_pretrained
-    from lightning_wgen.zoo.weights import (
-        build_model,
-        load_state,
-        load_tensors,
-        model_config,
-        ready_to_sample,
-    )
+    from lightning_wgen.zoo.weights import build_model, load_state, ready_to_sample
 
     source = str(source)
     name = _zoo_name(source)
@@ -161,11 +91,28 @@ def load_model(
         load_state(model, path.read_bytes(), where=str(path))
     else:
         _, checkpoint = read_checkpoint(path, flag)
-        config = model_config(checkpoint.get("hyper_parameters", {}), where=str(path))
-        model = build_model(config, where=str(path))
-        load_tensors(model, checkpoint["state_dict"], str(path), allow_missing=())
-        model.generator_steps = int(checkpoint.get("wgen", {}).get("generator_steps", 0))
+        model = model_from_checkpoint(checkpoint, str(path))
     return ready_to_sample(model, map_location=map_location, ema=ema)
+
+
+def model_from_checkpoint(checkpoint: dict, where: str) -> GenerativeModule:
+    """The model a ``wgen fit`` checkpoint's config describes, built through the zoo's class-path
+    allow-list, holding the checkpoint's (finite, fitting) weights and generator-step count: the
+    one road from a checkpoint to a model (``wgen sample``, ``fit-ot``, ``zoo publish``)."""
+    from lightning_wgen.zoo.weights import build_model, load_tensors, model_config
+
+    model = build_model(model_config(checkpoint.get("hyper_parameters", {}), where), where)
+    load_tensors(model, checkpoint["state_dict"], where, allow_missing=())
+    model.generator_steps = int(checkpoint.get("wgen", {}).get("generator_steps", 0))
+    return model
+
+
+def data_config(checkpoint: dict, where: str) -> dict:
+    """The DataModule config a ``wgen fit`` checkpoint saved (for :func:`build_datamodule`)."""
+    config = checkpoint.get("datamodule_hyper_parameters")
+    if not config or "_class_path" not in config:
+        raise ConfigError(f"{where} saved no DataModule config; train it with `wgen fit --config`.")
+    return config
 
 
 def source_weights(source: str) -> dict[str, Tensor]:

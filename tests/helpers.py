@@ -5,6 +5,7 @@ import torch
 from torch.utils.data import DataLoader, IterableDataset
 
 from lightning_wgen import WGANGP
+from lightning_wgen.callbacks import fit_policies
 from lightning_wgen.data import ToyDataModule
 from lightning_wgen.nets import MLPCritic, MLPGenerator
 
@@ -39,7 +40,12 @@ class CountingToyData(ToyDataModule):
         return DataLoader(_Counted(self.batch_size, 0, self.drawn), batch_size=None)
 
 
-def quiet_trainer(**kwargs) -> L.Trainer:
+def quiet_trainer(*, policies: bool = True, **kwargs) -> L.Trainer:
+    """A CPU Trainer without logger, checkpoints, bar or summary, with the run-time policies
+    ``wgen fit`` adds (:func:`lightning_wgen.callbacks.fit_policies`) after ``callbacks`` unless
+    ``policies`` is false (a plain Trainer)."""
+    callbacks = list(kwargs.pop("callbacks", []))
+    kwargs["callbacks"] = [*callbacks, *fit_policies(callbacks)] if policies else callbacks
     defaults = dict(
         accelerator="cpu",
         max_epochs=-1,

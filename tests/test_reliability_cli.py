@@ -153,6 +153,8 @@ def test_settings_given_on_resume_take_effect_and_are_named(tmp_path):
 def test_the_configured_learning_rate_replaces_a_restored_one_under_a_schedule():
     from helpers import tiny_wgan_gp
 
+    from lightning_wgen.callbacks.resume import take_configured_optimizer_settings
+
     model = tiny_wgan_gp(max_generator_steps=10, lr_decay="linear")
     optimizers, schedulers = model.configure_optimizers()
     for _ in range(5):  # halfway down the linear schedule, as restored from a checkpoint
@@ -163,7 +165,7 @@ def test_the_configured_learning_rate_replaces_a_restored_one_under_a_schedule()
     model.optimizers = lambda: optimizers  # what Lightning hands a resumed module
     model.lr_schedulers = lambda: schedulers
     model.critic_optimizer = lambda params: torch.optim.Adam(params, lr=1e-5, betas=(0.0, 0.9))
-    changed = model.take_configured_optimizer_settings()
+    changed = take_configured_optimizer_settings(model)
     assert changed == ["optimizer 1 lr 0.0001 -> 1e-05"]
     assert optimizers[1].param_groups[0]["lr"] == pytest.approx(5e-6)  # same progress, new base
     assert optimizers[0].param_groups[0]["lr"] == pytest.approx(5e-5)

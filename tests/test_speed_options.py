@@ -8,6 +8,7 @@ from helpers import quiet_trainer
 from torch.utils.data import DataLoader
 
 from lightning_wgen import WGANGP
+from lightning_wgen.callbacks import SpeedOptions
 from lightning_wgen.nets import DCGANCritic, DCGANGenerator
 
 
@@ -25,10 +26,11 @@ class LayoutAtStep(L.Callback):
 def train(**options) -> tuple[WGANGP, LayoutAtStep]:
     torch.manual_seed(0)
     nets = DCGANGenerator(latent_dim=8, base_channels=8), DCGANCritic(base_channels=8)
-    model = WGANGP(*nets, n_critic=2, max_generator_steps=2, **options)
+    model = WGANGP(*nets, n_critic=2, max_generator_steps=2)
     images = torch.rand(16, 1, 28, 28, generator=torch.Generator().manual_seed(1)) * 2 - 1
     layout = LayoutAtStep()
-    quiet_trainer(callbacks=[layout]).fit(model, DataLoader(images, batch_size=4))
+    trainer = quiet_trainer(callbacks=[layout, SpeedOptions(**options)])
+    trainer.fit(model, DataLoader(images, batch_size=4))
     return model, layout
 
 

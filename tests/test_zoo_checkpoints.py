@@ -29,20 +29,20 @@ def test_the_required_models_are_published():
     assert not missing
     for name in NAMES:
         entry = SHIPPED.entry(name)
-        assert entry["size"] <= 10_000_000 and "file" in entry
-        assert entry["training"]["seconds"] > 0 and entry["training"]["command"].startswith("wgen")
+        assert entry.size <= 10_000_000 and entry.file is not None
+        assert entry.training["seconds"] > 0 and entry.training["command"].startswith("wgen")
 
 
 @pytest.mark.parametrize("name", NAMES)
 def test_shipped_checkpoint_verifies_loads_and_samples(name):
     entry = SHIPPED.entry(name)
-    assert verify(name) == entry["sha256"]
+    assert verify(name) == entry.sha256
     samples = load_pretrained(name).sample(16, seed=0)
     assert torch.isfinite(samples).all()
-    if entry["resolution"] == "2-d points":
+    if entry.resolution == "2-d points":
         assert samples.shape == (16, 2)
     else:
-        shape = tuple(int(s) for s in entry["resolution"].split("x"))
+        shape = tuple(int(s) for s in entry.resolution.split("x"))
         assert samples.shape == (16, *shape)
         assert samples.min() >= -1 and samples.max() <= 1
 

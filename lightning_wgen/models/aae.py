@@ -8,8 +8,8 @@ from torch import Tensor, nn
 from torch.optim import Optimizer
 
 from lightning_wgen.losses import reconstruction_cost
-from lightning_wgen.models.base import build_optimizer
 from lightning_wgen.models.latent_adversarial import LatentAdversarialModule
+from lightning_wgen.models.optimizers import build_optimizer
 
 
 class AAE(LatentAdversarialModule):
@@ -35,30 +35,27 @@ class AAE(LatentAdversarialModule):
         adversarial_weight: float = 1.0,
         **kwargs: Any,
     ) -> None:
-        super().__init__(encoder, decoder, discriminator, **kwargs)
-        self.set_penalty_weight(adversarial_weight, "adversarial_weight", 1.0)
-
-    def optimizers_to_build(self) -> list[Optimizer]:
-        encoder = build_optimizer(
-            self.autoencoder_optimizer,
-            self.encoder.parameters(),
-            self.paper_optimizer,
-            "autoencoder_optimizer",
+        super().__init__(
+            encoder, decoder, discriminator, adversarial_weight=adversarial_weight, **kwargs
         )
-        return [*super().optimizers_to_build(), encoder]
 
-    def autoencoder_update(self, x: Tensor, logs: dict[str, Tensor]) -> tuple[Tensor, Tensor]:
-        autoencoder, _, encoder = self.optimizer_list()
+    def optimizers_to_build(self) -> dict[str, Optimizer]:
+        factory, params = self.autoencoder_optimizer, self.encoder.parameters()
+        encoder = build_optimizer(factory, params, self.paper_optimizer)
+        return {**super().optimizers_to_build(), "encoder": encoder}
+
+    def autoencoder_update(self, x: Tensor) -> tuple[Tensor, dict[str, Tensor]]:
         codes, _ = self.codes_for_training(x)
         reconstruction = reconstruction_cost(self.decoder(codes), x)
         loss = self.reconstruction_weight * reconstruction
         terms = {"ae/reconstruction": reconstruction}
-        self.step_if_finite(autoencoder, loss, terms, "reconstruction update")
+        self.step_if_finite(self.optimizer("autoencoder"), loss, terms, "reconstruction update")
 
         codes, posterior = self.codes_for_training(x)
-        self.update_discriminator(codes.detach(), logs)
+        logs = self.update_discriminator(codes.detach())
         penalty = self.latent_penalty(codes, posterior)
         update = "encoder regularisation update"
+        encoder = self.optimizer("encoder")
         self.step_if_finite(encoder, self.penalty_weight * penalty, {"ae/penalty": penalty}, update)
         logs.update({"ae/reconstruction": reconstruction, "ae/penalty": penalty, "ae/loss": loss})
-        return codes.detach(), (loss + self.penalty_weight * penalty).detach()
+        return codes.detach(), logs

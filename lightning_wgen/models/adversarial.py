@@ -12,7 +12,7 @@ compared against, and it is saved in and restored from checkpoints.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import torch
@@ -27,13 +27,10 @@ from lightning_wgen.losses import (
     wasserstein_estimate,
     wasserstein_generator_loss,
 )
-from lightning_wgen.models.base import (
-    GenerativeModule,
-    OptimizerFactory,
-    build_optimizer,
-    hparams_ignore,
-)
+from lightning_wgen.models.base import GenerativeModule
+from lightning_wgen.models.optimizers import OptimizerFactory, build_optimizer, hparams_ignore
 
+Critic = Callable[[Tensor], Tensor]  # samples to scores (or features)
 WARMUP_CRITIC_STEPS = 100
 WARMUP_GENERATOR_STEPS = 25
 WARMUP_EVERY = 500
@@ -67,8 +64,8 @@ class AdversarialModule(GenerativeModule):
 
     A family overrides only what differs from the Wasserstein defaults: :meth:`critic_loss`,
     :meth:`generator_loss`, :meth:`critic_penalty` (weighted by ``penalty_weight``),
-    :meth:`after_critic_step` or :meth:`prepare_critic` (Cramér GAN replaces the whole
-    :meth:`critic_objective` and :meth:`generator_objective`), and states its paper's defaults in
+    :meth:`after_critic_step`, :meth:`step_critic` (Cramér GAN's critic is a function of the
+    network) or :meth:`generator_objective`, and states its paper's defaults in
     the class attributes ``paper_n_critic``, ``paper_critic_warmup`` and ``paper_optimizer``.
     Everything else (the ``n_critic`` loop, warm-up, EMA, sampling, logging, step counting)
     lives here. Families whose penalty is taken per sample set ``per_sample_critic`` and refuse
@@ -84,8 +81,7 @@ class AdversarialModule(GenerativeModule):
             family's paper optimizer (``paper_optimizer``).
         ema_decay: if set, keep an exponential moving average of the generator's weights and
             sample from it.
-        max_generator_steps: stop training after this many generator updates.
-        lr_decay, init_from, nonfinite, channels_last, compile_networks: see
+        run_options: ``max_generator_steps``, ``lr_decay``, ``init_from``, ``nonfinite``: see
             :class:`GenerativeModule`.
     """
 
@@ -100,6 +96,7 @@ class AdversarialModule(GenerativeModule):
     critic_takes_input_gradients: bool = False
 
     progress_bar_keys: tuple[str, ...] = ("critic/loss", "critic/w_estimate")
+    advised_optimizer = ("critic", "critic_optimizer")
 
     def __init__(
         self,
@@ -111,21 +108,9 @@ class AdversarialModule(GenerativeModule):
         generator_optimizer: OptimizerFactory | None = None,
         critic_optimizer: OptimizerFactory | None = None,
         ema_decay: float | None = None,
-        max_generator_steps: int | None = None,
-        lr_decay: str = "constant",
-        init_from: str | None = None,
-        nonfinite: str = "stop",
-        channels_last: bool = False,
-        compile_networks: bool = False,
+        **run_options: Any,
     ) -> None:
-        super().__init__(
-            max_generator_steps=max_generator_steps,
-            lr_decay=lr_decay,
-            init_from=init_from,
-            nonfinite=nonfinite,
-            channels_last=channels_last,
-            compile_networks=compile_networks,
-        )
+        super().__init__(**run_options)
         n_critic = self.paper_n_critic if n_critic is None else n_critic
         critic_warmup = self.paper_critic_warmup if critic_warmup is None else critic_warmup
         if n_critic < 1:
@@ -142,12 +127,10 @@ class AdversarialModule(GenerativeModule):
         )
         if self.per_sample_critic:
             _reject_batch_norm(critic, type(self).__name__)
-        self.generator = generator
-        self.critic = self.prepare_critic(critic)
-        self.n_critic = n_critic
-        self.critic_warmup = critic_warmup
-        self.generator_optimizer = generator_optimizer
-        self.critic_optimizer = critic_optimizer
+        self.generator, self.critic = generator, critic
+        self.n_critic, self.critic_warmup = n_critic, critic_warmup
+        # the optimizer factories, built in optimizers_to_build
+        self.generator_optimizer, self.critic_optimizer = generator_optimizer, critic_optimizer
         self.generator_ema = (
             AveragedModel(generator, multi_avg_fn=get_ema_multi_avg_fn(ema_decay), use_buffers=True)
             if ema_decay is not None
@@ -167,9 +150,14 @@ class AdversarialModule(GenerativeModule):
         """The generator's loss on the critic's scores of a generated batch."""
         return wasserstein_generator_loss(fake_scores)
 
-    def critic_penalty(self, real: Tensor, fake: Tensor) -> Tensor | None:
-        """The family's regulariser on the critic (weighted by ``penalty_weight``), or ``None``."""
+    def critic_penalty(self, critic: Critic, real: Tensor, fake: Tensor) -> Tensor | None:
+        """The family's regulariser on ``critic`` (weighted by ``penalty_weight``), or ``None``."""
         return None
+
+    def step_critic(self, n: int) -> Critic:
+        """The critic ``f`` as one critic update of batch size ``n`` scores samples: the network
+        itself, or a function of it (Cramér GAN's ``f`` against a generated reference batch)."""
+        return self.critic
 
     def critic_objective(self, real: Tensor, fake: Tensor) -> tuple[Tensor, dict[str, Tensor]]:
         """Critic loss to minimise on one real and one (detached) fake batch, and values to log.
@@ -177,10 +165,11 @@ class AdversarialModule(GenerativeModule):
         ``critic/w_estimate`` is the score gap ``E f(x_real) - E f(x_fake)``: the W1 estimate
         of the Wasserstein families, a plain separation measure for the others.
         """
-        real_scores, fake_scores = self.critic(real), self.critic(fake)
+        critic = self.step_critic(real.shape[0])
+        real_scores, fake_scores = critic(real), critic(fake)
         loss = self.critic_loss(real_scores, fake_scores)
         logs = {"critic/w_estimate": wasserstein_estimate(real_scores, fake_scores).detach()}
-        penalty = self.critic_penalty(real, fake)
+        penalty = self.critic_penalty(critic, real, fake)
         if penalty is not None:
             loss = loss + self.penalty_weight * penalty
             logs["critic/penalty"] = penalty.detach()
@@ -208,10 +197,6 @@ class AdversarialModule(GenerativeModule):
         """The critic's score ``f(x)`` ``(B,)`` per sample, for diagnostics and validation."""
         return self.critic(x)
 
-    def prepare_critic(self, critic: nn.Module) -> nn.Module:
-        """The critic network as the family trains it (spectral normalisation goes here)."""
-        return critic
-
     # -- sampling ---------------------------------------------------------------------------------
 
     def sampling_network(self, ema: bool) -> nn.Module:
@@ -230,14 +215,16 @@ class AdversarialModule(GenerativeModule):
 
     # -- optimisation -----------------------------------------------------------------------------
 
-    def optimizers_to_build(self) -> list[Optimizer]:
-        return [
-            build_optimizer(factory, net.parameters(), self.paper_optimizer, name)
-            for factory, net, name in (
-                (self.generator_optimizer, self.generator, "generator_optimizer"),
-                (self.critic_optimizer, self.critic, "critic_optimizer"),
+    def optimizers_to_build(self) -> dict[str, Optimizer]:
+        return {
+            name: build_optimizer(
+                factory, net.parameters(), self.paper_optimizer, f"{name}_optimizer"
             )
-        ]
+            for name, factory, net in (
+                ("generator", self.generator_optimizer, self.generator),
+                ("critic", self.critic_optimizer, self.critic),
+            )
+        }
 
     def _next_real_batch(self, dataloader_iter: Iterator) -> Tensor:
         batch, _, _ = next(dataloader_iter)
@@ -246,7 +233,7 @@ class AdversarialModule(GenerativeModule):
         return images_of(batch)  # the unconditional players use images only
 
     def training_step(self, dataloader_iter: Iterator) -> None:
-        opt_g, opt_c = self.optimizers()
+        opt_g, opt_c = self.optimizer("generator"), self.optimizer("critic")
         critic_steps = critic_steps_for(self.generator_steps, self.n_critic, self.critic_warmup)
         logs: dict[str, Tensor] = {}
         # The position in the cycle is kept on the module: when the data runs out mid-cycle the
@@ -275,10 +262,6 @@ class AdversarialModule(GenerativeModule):
         logs["gen/loss"] = g_loss.detach()
         self.log_step(logs, self._batch_size)
         self.finish_generator_step()
-
-    def divergence_hint(self) -> str:
-        lr = self.optimizers()[1].optimizer.param_groups[0]["lr"]
-        return f"the critic's is {lr:g}: --model.init_args.critic_optimizer.init_args.lr"
 
     def validation_step(self, batch: Any, batch_idx: int, prefix: str = "val") -> None:
         """The critic's W1 estimate between held-out real data and fresh samples (``val/``)."""

@@ -19,12 +19,8 @@ from torch.optim import Optimizer
 from lightning_wgen.data.images import images_of
 from lightning_wgen.errors import ConfigError
 from lightning_wgen.losses import mmd_unbiased, reconstruction_cost
-from lightning_wgen.models.base import (
-    GenerativeModule,
-    OptimizerFactory,
-    build_optimizer,
-    hparams_ignore,
-)
+from lightning_wgen.models.base import GenerativeModule
+from lightning_wgen.models.optimizers import OptimizerFactory, build_optimizer, hparams_ignore
 
 # The networks and optimizers are rebuilt from the config (LightningCLI), never pickled.
 NOT_HYPERPARAMETERS = (
@@ -53,8 +49,8 @@ class AutoencoderModule(GenerativeModule):
         reconstruction_weight: the factor on ``c``; ``None``: the family's paper value.
         optimizer: callable ``params -> Optimizer`` for encoder and decoder together; ``None``:
             the family's paper optimizer.
-        max_generator_steps, lr_decay, init_from, nonfinite, channels_last, compile_networks:
-            see :class:`GenerativeModule`.
+        run_options: ``max_generator_steps``, ``lr_decay``, ``init_from``, ``nonfinite``: see
+            :class:`GenerativeModule`.
     """
 
     gaussian_encoder: bool | None = None
@@ -66,6 +62,7 @@ class AutoencoderModule(GenerativeModule):
     # are relative to that.
     paper_reconstruction_weight: float = 0.05
     progress_bar_keys: tuple[str, ...] = ("ae/reconstruction", "ae/latent_mmd")
+    advised_optimizer = ("autoencoder", "optimizer")
 
     def __init__(
         self,
@@ -74,21 +71,9 @@ class AutoencoderModule(GenerativeModule):
         *,
         reconstruction_weight: float | None = None,
         optimizer: OptimizerFactory | None = None,
-        max_generator_steps: int | None = None,
-        lr_decay: str = "constant",
-        init_from: str | None = None,
-        nonfinite: str = "stop",
-        channels_last: bool = False,
-        compile_networks: bool = False,
+        **run_options: Any,
     ) -> None:
-        super().__init__(
-            max_generator_steps=max_generator_steps,
-            lr_decay=lr_decay,
-            init_from=init_from,
-            nonfinite=nonfinite,
-            channels_last=channels_last,
-            compile_networks=compile_networks,
-        )
+        super().__init__(**run_options)
         family = type(self).__name__
         for name, net in (("encoder", encoder), ("decoder", decoder)):
             if not hasattr(net, "latent_dim"):
@@ -170,43 +155,38 @@ class AutoencoderModule(GenerativeModule):
 
     # -- optimisation -----------------------------------------------------------------------------
 
-    def optimizers_to_build(self) -> list[Optimizer]:
+    def optimizers_to_build(self) -> dict[str, Optimizer]:
         params = [*self.encoder.parameters(), *self.decoder.parameters()]
-        return [
-            build_optimizer(
-                self.autoencoder_optimizer, params, self.paper_optimizer, "autoencoder_optimizer"
-            )
-        ]
+        factory = self.autoencoder_optimizer
+        return {"autoencoder": build_optimizer(factory, params, self.paper_optimizer)}
 
-    def update_discriminator(self, codes: Tensor, logs: dict[str, Tensor]) -> None:
-        """Hook before the autoencoder's update, given the batch's (detached) codes."""
+    def update_discriminator(self, codes: Tensor) -> dict[str, Tensor]:
+        """Hook before the autoencoder's update, given the batch's (detached) codes; its logs."""
+        return {}
 
-    def autoencoder_update(self, x: Tensor, logs: dict[str, Tensor]) -> tuple[Tensor, Tensor]:
+    def autoencoder_update(self, x: Tensor) -> tuple[Tensor, dict[str, Tensor]]:
         """One update of encoder and decoder on the family's objective (after the latent
-        discriminator's, for the families that have one); the codes and the loss."""
-        optimizer = self.optimizer_list()[0]
+        discriminator's, for the families that have one); the codes and the step's logs."""
         codes, posterior = self.codes_for_training(x)
-        self.update_discriminator(codes.detach(), logs)
+        logs = self.update_discriminator(codes.detach())
         reconstruction = reconstruction_cost(self.decoder(codes), x)
         penalty = self.latent_penalty(codes, posterior)
         loss = self.reconstruction_weight * reconstruction + self.penalty_weight * penalty
         terms = {"ae/loss": loss, "ae/reconstruction": reconstruction, "ae/penalty": penalty}
-        self.step_if_finite(optimizer, loss, terms, "autoencoder update")
-        logs.update({"ae/reconstruction": reconstruction, "ae/penalty": penalty, "ae/loss": loss})
-        return codes.detach(), loss.detach()
+        self.step_if_finite(self.optimizer("autoencoder"), loss, terms, "autoencoder update")
+        return codes.detach(), {**logs, **terms}
 
     def training_step(self, batch: Any, batch_idx: int) -> None:
         x = images_of(batch)
         self.check_data_shape(x, "decoder")
-        logs: dict[str, Tensor] = {}
-        codes, loss = self.autoencoder_update(x, logs)
-        logs["ae/latent_mmd"] = self.step_latent_mmd(codes, logs)
+        codes, logs = self.autoencoder_update(x)
+        logs["ae/latent_mmd"] = self.step_latent_mmd(codes, logs["ae/penalty"])
         logs = {k: v.detach() for k, v in logs.items()}
         self.log_step(logs, x.shape[0])
         self.finish_generator_step()
 
-    def step_latent_mmd(self, codes: Tensor, logs: dict[str, Tensor]) -> Tensor:
-        """``ae/latent_mmd`` of a training step, given its codes and the values logged so far."""
+    def step_latent_mmd(self, codes: Tensor, penalty: Tensor) -> Tensor:
+        """``ae/latent_mmd`` of a training step, given its codes and the family's penalty."""
         return self.latent_mmd(codes)
 
     @torch.no_grad()

@@ -8,14 +8,8 @@ import torch
 from torch import Tensor, nn
 
 from lightning_wgen.errors import ConfigError
-from lightning_wgen.losses import (
-    cramer_critic,
-    cramer_generator_loss,
-    gradient_penalty,
-    wasserstein_critic_loss,
-    wasserstein_estimate,
-)
-from lightning_wgen.models.adversarial import AdversarialModule
+from lightning_wgen.losses import cramer_critic, cramer_generator_loss, gradient_penalty
+from lightning_wgen.models.adversarial import AdversarialModule, Critic
 
 
 class CramerGAN(AdversarialModule):
@@ -37,7 +31,7 @@ class CramerGAN(AdversarialModule):
         self, generator: nn.Module, critic: nn.Module, *, gp_weight: float = 10.0, **kwargs: Any
     ) -> None:
         super().__init__(generator, critic, **kwargs)
-        self.set_penalty_weight(gp_weight, "gp_weight", 10.0)
+        self.set_penalty_weight("gp_weight", gp_weight)
 
     def features(self, x: Tensor) -> Tensor:
         h = self.critic(x)
@@ -57,23 +51,15 @@ class CramerGAN(AdversarialModule):
             h_other = self.features(self._other_fake(x.shape[0]))
         return cramer_critic(self.features(x), h_other)
 
-    def critic_objective(self, real: Tensor, fake: Tensor) -> tuple[Tensor, dict[str, Tensor]]:
+    def step_critic(self, n: int) -> Critic:
         with torch.no_grad():
-            other = self._other_fake(real.shape[0])
+            other = self._other_fake(n)
         h_other = self.features(other)
+        return lambda x: cramer_critic(self.features(x), h_other)
 
-        def critic(x: Tensor) -> Tensor:
-            return cramer_critic(self.features(x), h_other)
-
-        real_scores, fake_scores = critic(real), critic(fake)
+    def critic_penalty(self, critic: Critic, real: Tensor, fake: Tensor) -> Tensor:
         alpha = self.training_rand(real.shape[0])
-        penalty = gradient_penalty(critic, real, fake, grad_scale=self.grad_scale, alpha=alpha)
-        loss = wasserstein_critic_loss(real_scores, fake_scores) + self.penalty_weight * penalty
-        logs = {
-            "critic/w_estimate": wasserstein_estimate(real_scores, fake_scores).detach(),
-            "critic/penalty": penalty.detach(),
-        }
-        return loss, logs
+        return gradient_penalty(critic, real, fake, grad_scale=self.grad_scale, alpha=alpha)
 
     def generator_objective(self, fake: Tensor, real: Tensor) -> Tensor:
         other = self._other_fake(fake.shape[0])

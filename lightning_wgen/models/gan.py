@@ -12,7 +12,7 @@ from lightning_wgen.losses import (
     nonsaturating_critic_loss,
     nonsaturating_generator_loss,
 )
-from lightning_wgen.models.adversarial import AdversarialModule
+from lightning_wgen.models.adversarial import AdversarialModule, Critic
 
 
 class GAN(AdversarialModule):
@@ -50,7 +50,7 @@ class DRAGAN(GAN):
         self, generator: nn.Module, critic: nn.Module, *, gp_weight: float = 10.0, **kwargs: Any
     ) -> None:
         super().__init__(generator, critic, **kwargs)
-        self.set_penalty_weight(gp_weight, "gp_weight", 10.0)
+        self.set_penalty_weight("gp_weight", gp_weight)
 
-    def critic_penalty(self, real: Tensor, fake: Tensor) -> Tensor:
-        return dragan_penalty(self.critic, real, grad_scale=self.grad_scale)
+    def critic_penalty(self, critic: Critic, real: Tensor, fake: Tensor) -> Tensor:
+        return dragan_penalty(critic, real, grad_scale=self.grad_scale)

@@ -10,14 +10,15 @@ from torch.optim import Optimizer
 
 from lightning_wgen.losses import nonsaturating_critic_loss, nonsaturating_generator_loss
 from lightning_wgen.models.autoencoder import AutoencoderModule
-from lightning_wgen.models.base import OptimizerFactory, build_optimizer
+from lightning_wgen.models.optimizers import OptimizerFactory, build_optimizer
 
 
 class LatentAdversarialModule(AutoencoderModule):
     """An autoencoder whose codes are pushed towards the prior by a discriminator ``D`` that
     tells prior samples (label 1) from codes (label 0). ``D`` maps codes ``(B, d)`` to logits
     ``(B,)``; it has its own optimizer, ``discriminator_optimizer`` (``None``: the paper's).
-    Logged: ``disc/loss``.
+    ``adversarial_weight`` (lambda) weighs the encoder's adversarial term; its default is that
+    of WAE-GAN's paper (10 for MNIST), and AAE states its own. Logged: ``disc/loss``.
     """
 
     paper_discriminator_optimizer: tuple[type[Optimizer], dict[str, Any]] = (
@@ -31,10 +32,12 @@ class LatentAdversarialModule(AutoencoderModule):
         decoder: nn.Module,
         discriminator: nn.Module,
         *,
+        adversarial_weight: float = 10.0,
         discriminator_optimizer: OptimizerFactory | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(encoder, decoder, **kwargs)
+        self.set_penalty_weight("adversarial_weight", adversarial_weight)
         self.discriminator = discriminator
         self.discriminator_optimizer = discriminator_optimizer
 
@@ -49,17 +52,18 @@ class LatentAdversarialModule(AutoencoderModule):
         non-saturating form of the authors' code; Makhzani et al. 2016's encoder loss)."""
         return nonsaturating_generator_loss(self.discriminator(codes))
 
-    def update_discriminator(self, codes: Tensor, logs: dict[str, Tensor]) -> None:
-        optimizer = self.optimizer_list()[1]
+    def update_discriminator(self, codes: Tensor) -> dict[str, Tensor]:
         loss = self.discriminator_loss(self.training_randn_like(codes), codes)
-        self.step_if_finite(optimizer, loss, {"disc/loss": loss}, "latent discriminator update")
-        logs["disc/loss"] = loss
+        logs = {"disc/loss": loss}
+        update = "latent discriminator update"
+        self.step_if_finite(self.optimizer("discriminator"), loss, logs, update)
+        return logs
 
-    def optimizers_to_build(self) -> list[Optimizer]:
+    def optimizers_to_build(self) -> dict[str, Optimizer]:
         disc = build_optimizer(
             self.discriminator_optimizer,
             self.discriminator.parameters(),
             self.paper_discriminator_optimizer,
             "discriminator_optimizer",
         )
-        return [*super().optimizers_to_build(), disc]
+        return {**super().optimizers_to_build(), "discriminator": disc}

@@ -28,11 +28,9 @@ class WGANSN(AdversarialModule):
     def __init__(
         self, generator: nn.Module, critic: nn.Module, *, n_power_iterations: int = 1, **kwargs: Any
     ) -> None:
-        self.n_power_iterations = n_power_iterations
+        critic = spectral_normalized(critic, n_power_iterations)
         super().__init__(generator, critic, **kwargs)
-
-    def prepare_critic(self, critic: nn.Module) -> nn.Module:
-        return spectral_normalized(critic, self.n_power_iterations)
+        self.n_power_iterations = n_power_iterations
 
 
 class SNGAN(WGANSN):

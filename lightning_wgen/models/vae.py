@@ -26,7 +26,7 @@ class VAE(AutoencoderModule):
         self, encoder: nn.Module, decoder: nn.Module, *, kl_weight: float = 1.0, **kwargs: Any
     ) -> None:
         super().__init__(encoder, decoder, **kwargs)
-        self.set_penalty_weight(kl_weight, "kl_weight", 1.0)
+        self.set_penalty_weight("kl_weight", kl_weight)
 
     def latent_penalty(self, codes: Tensor, posterior: tuple[Tensor, Tensor] | None) -> Tensor:
         mean, logvar = posterior

@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-from torch import nn
-
 from lightning_wgen.models.latent_adversarial import LatentAdversarialModule
 
 
@@ -18,15 +14,3 @@ class WAEGAN(LatentAdversarialModule):
     """
 
     gaussian_encoder = False
-
-    def __init__(
-        self,
-        encoder: nn.Module,
-        decoder: nn.Module,
-        discriminator: nn.Module,
-        *,
-        adversarial_weight: float = 10.0,
-        **kwargs: Any,
-    ) -> None:
-        super().__init__(encoder, decoder, discriminator, **kwargs)
-        self.set_penalty_weight(adversarial_weight, "adversarial_weight", 10.0)

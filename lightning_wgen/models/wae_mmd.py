@@ -32,15 +32,15 @@ class WAEMMD(AutoencoderModule):
         if kernel not in MMD_KERNELS:
             raise ConfigError(f"kernel must be one of {MMD_KERNELS}, got {kernel!r}.")
         super().__init__(encoder, decoder, **kwargs)
-        self.set_penalty_weight(mmd_weight, "mmd_weight", 10.0)
+        self.set_penalty_weight("mmd_weight", mmd_weight)
         self.kernel = kernel
 
     def latent_penalty(self, codes: Tensor, posterior: tuple[Tensor, Tensor] | None) -> Tensor:
         return mmd_unbiased(codes, self.training_randn_like(codes), self.kernel)
 
-    def step_latent_mmd(self, codes: Tensor, logs: dict[str, Tensor]) -> Tensor:
+    def step_latent_mmd(self, codes: Tensor, penalty: Tensor) -> Tensor:
         # With the IMQ kernel the penalty already is this diagnostic on the same codes (with
         # other prior samples): reuse it rather than drawing and computing it again per step.
         if self.kernel == "imq":
-            return logs["ae/penalty"]
-        return super().step_latent_mmd(codes, logs)
+            return penalty
+        return super().step_latent_mmd(codes, penalty)

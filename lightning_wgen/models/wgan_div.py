@@ -9,7 +9,7 @@ from torch import Tensor, nn
 
 from lightning_wgen.errors import ConfigError
 from lightning_wgen.losses import divergence_penalty
-from lightning_wgen.models.adversarial import AdversarialModule
+from lightning_wgen.models.adversarial import AdversarialModule, Critic
 
 
 class WGANDiv(AdversarialModule):
@@ -37,8 +37,8 @@ class WGANDiv(AdversarialModule):
         if p < 1:
             raise ConfigError(f"p must be >= 1, got {p}; the paper uses 6.")
         super().__init__(generator, critic, **kwargs)
-        self.set_penalty_weight(k, "k", 2.0)
+        self.set_penalty_weight("k", k)
         self.p = p
 
-    def critic_penalty(self, real: Tensor, fake: Tensor) -> Tensor:
-        return divergence_penalty(self.critic, real, fake, power=self.p, grad_scale=self.grad_scale)
+    def critic_penalty(self, critic: Critic, real: Tensor, fake: Tensor) -> Tensor:
+        return divergence_penalty(critic, real, fake, power=self.p, grad_scale=self.grad_scale)

@@ -7,7 +7,7 @@ from typing import Any
 from torch import Tensor, nn
 
 from lightning_wgen.losses import gradient_penalty
-from lightning_wgen.models.adversarial import AdversarialModule
+from lightning_wgen.models.adversarial import AdversarialModule, Critic
 
 
 class WGANGP(AdversarialModule):
@@ -33,12 +33,12 @@ class WGANGP(AdversarialModule):
         **kwargs: Any,
     ) -> None:
         super().__init__(generator, critic, **kwargs)
-        self.set_penalty_weight(gp_weight, "gp_weight", 10.0)
+        self.set_penalty_weight("gp_weight", gp_weight)
         self.one_sided = one_sided
 
-    def critic_penalty(self, real: Tensor, fake: Tensor) -> Tensor:
+    def critic_penalty(self, critic: Critic, real: Tensor, fake: Tensor) -> Tensor:
         return gradient_penalty(
-            self.critic,
+            critic,
             real,
             fake,
             one_sided=self.one_sided,

@@ -7,7 +7,7 @@ import json
 
 from lightning_wgen.cli_messages import OneLineArgumentParser
 from lightning_wgen.zoo.evaluation import SEEDS
-from lightning_wgen.zoo.manifest import Manifest
+from lightning_wgen.zoo.manifest import Manifest, ModelEntry
 from lightning_wgen.zoo.publish import measure_again, publish
 from lightning_wgen.zoo.registry import download, verify
 
@@ -37,10 +37,10 @@ def parser() -> argparse.ArgumentParser:
     return p
 
 
-def _main_metric(entry: dict) -> str:
+def _main_metric(entry: ModelEntry) -> str:
     for key in ("fid_mnist", "fid_fashion_mnist", "fid", "w1_exact"):
-        if key in entry["metrics"]:
-            value = entry["metrics"][key]
+        if key in entry.metrics:
+            value = entry.metrics[key]
             return f"{key} {value['mean']:.3f} ± {value['std']:.3f}"
     return "-"
 
@@ -60,18 +60,18 @@ def zoo_main(argv: list[str]) -> int:
             train_seconds=args.train_seconds,
             max_megabytes=args.max_megabytes,
         )
-        print(f"published {args.name}: {entry['file']} ({entry['size'] / 1e6:.2f} MB), "
+        print(f"published {args.name}: {entry.file} ({entry.size / 1e6:.2f} MB), "
               f"{_main_metric(entry)}")  # fmt: skip
         return 0
     manifest = Manifest.read(args.manifest)
     if args.command == "list":
         for name in manifest.names(args.filter):
             entry = manifest.entry(name)
-            print(f"{name:24s} {entry['family']:10s} {entry['dataset']:14s} "
-                  f"{entry['size'] / 1e6:5.2f} MB  {_main_metric(entry)}")  # fmt: skip
+            print(f"{name:24s} {entry.family:10s} {entry.dataset:14s} "
+                  f"{entry.size / 1e6:5.2f} MB  {_main_metric(entry)}")  # fmt: skip
         return 0
     if args.command == "info":
-        print(json.dumps({"name": args.name, **manifest.entry(args.name)}, indent=2))
+        print(json.dumps({"name": args.name, **manifest.entry(args.name).to_dict()}, indent=2))
         return 0
     if args.command == "download":
         print(download(args.name, manifest=manifest, progress=True))

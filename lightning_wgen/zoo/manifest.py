@@ -9,7 +9,7 @@ import fnmatch
 import json
 import os
 import re
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +21,63 @@ FORMAT = 1
 NAME_PATTERN = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)+$")
 FLAT_LIST = re.compile(r"\[\s+([-+.,\deE\s]+?)\s+\]")
 REQUIRED = ("family", "dataset", "config", "sha256", "size")
+
+
+@dataclass
+class ModelEntry:
+    """One published model: what it is, the config that rebuilds it, where its weights are and
+    their sha256, the metrics with the protocol that measured them (and the reference rows of
+    real data), and how it was trained. ``file`` (relative to the manifest) or ``url`` says
+    where the weights are; keys this version does not know are kept in ``extra``."""
+
+    family: str
+    dataset: str
+    config: dict[str, Any]
+    sha256: str
+    size: int
+    file: str | None = None
+    url: str | None = None
+    resolution: str = ""
+    parameters: int = 0
+    metrics: dict[str, Any] = field(default_factory=dict)
+    reference: dict[str, Any] = field(default_factory=dict)
+    protocol: dict[str, Any] = field(default_factory=dict)
+    data: dict[str, Any] = field(default_factory=dict)
+    data_licence: str = ""
+    training: dict[str, Any] = field(default_factory=dict)
+    library_version: str = ""
+    date: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def location(self) -> str:
+        """The weights' file (relative to the manifest) or URL."""
+        return self.file or self.url or ""
+
+    @classmethod
+    def from_dict(cls, raw: dict[str, Any], where: str) -> ModelEntry:
+        missing = [key for key in REQUIRED if key not in raw]
+        if "file" not in raw and "url" not in raw:
+            missing.append("file or url")
+        if missing:
+            raise ConfigError(f"{where} lacks {missing}.")
+        known = {f.name for f in fields(cls)} - {"extra"}
+        extra = {k: v for k, v in raw.items() if k not in known}
+        return cls(**{k: v for k, v in raw.items() if k in known}, extra=extra)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The entry as the manifest's JSON holds it, in the order of ``ENTRY_ORDER``."""
+        values = {k: v for k, v in asdict(self).items() if k != "extra" and v is not None}
+        ordered = {k: values.pop(k) for k in ENTRY_ORDER if k in values}
+        return {**ordered, **values, **self.extra}
+
+
+# the order of an entry's keys in the file: what it is first, how it was made last
+ENTRY_ORDER = (
+    "family", "dataset", "resolution", "parameters", "file", "url", "sha256", "size", "metrics",
+    "reference", "protocol", "config", "data", "data_licence", "training", "library_version",
+    "date",
+)  # fmt: skip
 
 
 def default_manifest_path() -> Path:
@@ -43,7 +100,7 @@ def check_name(name: str) -> None:
 @dataclass
 class Manifest:
     path: Path
-    models: dict[str, dict[str, Any]] = field(default_factory=dict)
+    models: dict[str, ModelEntry] = field(default_factory=dict)
 
     @property
     def base_dir(self) -> Path:
@@ -70,13 +127,10 @@ class Manifest:
                 f"zoo manifest {path} has format {version!r}, this lightning-wgen reads format "
                 f"{FORMAT}; upgrade lightning-wgen or restore the file."
             )
-        models = data.get("models", {})
-        for name, entry in models.items():
-            missing = [key for key in REQUIRED if key not in entry]
-            if "file" not in entry and "url" not in entry:
-                missing.append("file or url")
-            if missing:
-                raise ConfigError(f"zoo manifest {path}: entry {name!r} lacks {missing}.")
+        models = {
+            name: ModelEntry.from_dict(raw, f"zoo manifest {path}: entry {name!r}")
+            for name, raw in data.get("models", {}).items()
+        }
         return cls(path, models)
 
     def names(self, filter: str | None = None) -> list[str]:
@@ -84,7 +138,7 @@ class Manifest:
         names = sorted(self.models)
         return names if filter is None else [n for n in names if fnmatch.fnmatch(n, filter)]
 
-    def entry(self, name: str) -> dict[str, Any]:
+    def entry(self, name: str) -> ModelEntry:
         if name in self.models:
             return self.models[name]
         close = difflib.get_close_matches(name, list(self.models), n=3, cutoff=0.5)
@@ -94,16 +148,16 @@ class Manifest:
 
     def location(self, name: str) -> str:
         """The entry's file (relative to the manifest) or URL."""
-        entry = self.entry(name)
-        return entry.get("file") or entry["url"]
+        return self.entry(name).location
 
-    def add(self, name: str, entry: dict[str, Any]) -> None:
+    def add(self, name: str, entry: ModelEntry) -> None:
         check_name(name)
         self.models[name] = entry
 
     def write(self) -> None:
         """Rewrite the file whole (temporary file, then rename)."""
-        text = json.dumps({"format": FORMAT, "models": self.models}, indent=2)
+        models = {name: entry.to_dict() for name, entry in self.models.items()}
+        text = json.dumps({"format": FORMAT, "models": models}, indent=2)
         # lists of numbers on one line each: [0, 1, 2], not a line per number
         text = FLAT_LIST.sub(lambda m: "[" + ", ".join(m[1].replace(",", " ").split()) + "]", text)
         atomic_write(self.path, (text + "\n").encode(), elsewhere="use a manifest elsewhere")

@@ -13,12 +13,12 @@ from typing import Any
 import lightning
 import torch
 
-from lightning_wgen.checkpoint_io import atomic_write
+from lightning_wgen.checkpoint_io import atomic_write, read_checkpoint
 from lightning_wgen.errors import ConfigError
-from lightning_wgen.loading import read_checkpoint
+from lightning_wgen.loading import data_config, model_from_checkpoint
 from lightning_wgen.zoo import evaluation
 from lightning_wgen.zoo.files import is_remote
-from lightning_wgen.zoo.manifest import Manifest, check_name, default_manifest_path
+from lightning_wgen.zoo.manifest import Manifest, ModelEntry, check_name, default_manifest_path
 from lightning_wgen.zoo.registry import ManifestLike, _manifest, load_pretrained
 from lightning_wgen.zoo.weights import (
     build_datamodule,
@@ -72,7 +72,7 @@ def publish(
     train_command: str | None = None,
     train_seconds: float | None = None,
     max_megabytes: float = MAX_MEGABYTES,
-) -> dict[str, Any]:
+) -> ModelEntry:
     """Export ``ckpt`` (a ``wgen fit`` checkpoint) as ``<name>-<sha256[:8]>.safetensors`` beside
     the manifest, measure its metrics and write its manifest entry; the entry.
 
@@ -85,11 +85,8 @@ def publish(
     manifest = _manifest_or_new(manifest)
     _, checkpoint = read_checkpoint(ckpt)
     config = model_config(checkpoint.get("hyper_parameters", {}), str(ckpt))
-    data_config = checkpoint.get("datamodule_hyper_parameters")
-    if not data_config or "_class_path" not in data_config:
-        raise ConfigError(f"{ckpt} saved no DataModule config; train it with `wgen fit --config`.")
-    model = build_model(config, where=str(ckpt))
-    model.load_state_dict(checkpoint["state_dict"])
+    data_settings = data_config(checkpoint, str(ckpt))
+    model = model_from_checkpoint(checkpoint, str(ckpt))
     if not model.can_sample:
         raise ConfigError(
             f"{ckpt} cannot sample yet (an AEOT model without its map); fit the map first: "
@@ -104,8 +101,8 @@ def publish(
     sha256 = hashlib.sha256(data).hexdigest()
     published = load_state(build_model(config), data, where=f"the export of {ckpt}").eval()
 
-    dataset = dataset_name(data_config)
-    datamodule = ready(build_datamodule(data_config, str(ckpt), data_dir=data_dir))
+    dataset = dataset_name(data_settings)
+    datamodule = ready(build_datamodule(data_settings, str(ckpt), data_dir=data_dir))
     protocol = evaluation.default_protocol(
         dataset, datamodule, seeds=seeds, num_samples=num_samples
     )
@@ -116,31 +113,31 @@ def publish(
     path = manifest.base_dir / file_name
     atomic_write(path, data, elsewhere="publish to a manifest in another folder")
     wgen = checkpoint.get("wgen", {})
-    entry = {
-        "family": type(model).__name__,
-        "dataset": dataset,
-        "resolution": _resolution(datamodule),
-        "parameters": sum(t.numel() for t in published.state_dict().values()),
-        "file": file_name,
-        "sha256": sha256,
-        "size": len(data),
-        "metrics": metrics,
-        "reference": reference,
-        "protocol": protocol,
-        "config": config,
-        "data": _portable(data_config),
-        "data_licence": DATA_LICENCES.get(dataset, TOY_LICENCE),
-        "training": {
+    entry = ModelEntry(
+        family=type(model).__name__,
+        dataset=dataset,
+        resolution=_resolution(datamodule),
+        parameters=sum(t.numel() for t in published.state_dict().values()),
+        file=file_name,
+        sha256=sha256,
+        size=len(data),
+        metrics=metrics,
+        reference=reference,
+        protocol=protocol,
+        config=config,
+        data=_portable(data_settings),
+        data_licence=DATA_LICENCES.get(dataset, TOY_LICENCE),
+        training={
             "command": train_command or f"wgen fit --config {_saved_config(ckpt)}",
             "generator_steps": int(wgen.get("generator_steps", 0)),
             "seconds": train_seconds if train_seconds is not None else wgen.get("train_seconds"),
             "machine": f"{platform.machine()}, torch {torch.__version__}, "
             f"lightning {lightning.__version__}",
         },
-        "library_version": _version(),
-        "date": datetime.date.today().isoformat(),
-    }
-    old = manifest.models.get(name, {}).get("file")
+        library_version=_version(),
+        date=datetime.date.today().isoformat(),
+    )
+    old = manifest.models[name].file if name in manifest.models else None
     manifest.add(name, entry)
     manifest.write()
     if old and old != file_name and not is_remote(old):
@@ -160,7 +157,7 @@ def measure_again(
     new one, and whether the new mean lies within the stated spread of the stated one."""
     manifest = _manifest(manifest)
     entry = manifest.entry(name)
-    protocol = dict(entry["protocol"])
+    protocol = dict(entry.protocol)
     if seeds is not None:
         unknown = sorted(set(seeds) - set(protocol["seeds"]))
         if unknown:
@@ -170,11 +167,11 @@ def measure_again(
             )
         protocol["seeds"] = list(seeds)
     model = load_pretrained(name, manifest=manifest)
-    datamodule = ready(build_datamodule(entry["data"], f"the manifest's {name}", data_dir=data_dir))
+    datamodule = ready(build_datamodule(entry.data, f"the manifest's {name}", data_dir=data_dir))
     measured = evaluation.measure(model, datamodule, protocol)
-    positions = [entry["protocol"]["seeds"].index(seed) for seed in protocol["seeds"]]
+    positions = [entry.protocol["seeds"].index(seed) for seed in protocol["seeds"]]
     out = {}
-    for key, stated in entry["metrics"].items():
+    for key, stated in entry.metrics.items():
         if seeds is not None:  # the stated value over the same seeds
             chosen = [stated["per_seed"][i] for i in positions]
             stated = {**stated, "mean": statistics.fmean(chosen), "per_seed": chosen}

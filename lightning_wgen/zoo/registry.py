@@ -29,8 +29,8 @@ def list_models(filter: str | None = None, *, manifest: ManifestLike = None) -> 
 
 
 def model_info(name: str, *, manifest: ManifestLike = None) -> dict[str, Any]:
-    """A copy of the model's manifest entry (config, metrics and protocol, sha256, training)."""
-    return {"name": name, **copy.deepcopy(_manifest(manifest).entry(name))}
+    """The model's manifest entry as a dict (config, metrics and protocol, sha256, training)."""
+    return {"name": name, **copy.deepcopy(_manifest(manifest).entry(name).to_dict())}
 
 
 def download(name: str, *, manifest: ManifestLike = None, progress: bool = False) -> Path:
@@ -38,8 +38,8 @@ def download(name: str, *, manifest: ManifestLike = None, progress: bool = False
     manifest = _manifest(manifest)
     entry = manifest.entry(name)
     return fetch(
-        manifest.location(name),
-        entry["sha256"],
+        entry.location,
+        entry.sha256,
         name,
         base_dir=manifest.base_dir,
         progress=progress,
@@ -51,11 +51,10 @@ def verify(name: str, *, manifest: ManifestLike = None) -> str:
     manifest = _manifest(manifest)
     path = download(name, manifest=manifest)  # checks the sha256
     entry = manifest.entry(name)
-    if path.stat().st_size != entry["size"]:  # a manifest edited by hand
-        raise ConfigError(
-            f"{path} has {path.stat().st_size} bytes, the manifest says {entry['size']}."
-        )
-    return entry["sha256"]
+    if path.stat().st_size != entry.size:  # a manifest edited by hand
+        size = path.stat().st_size
+        raise ConfigError(f"{path} has {size} bytes, the manifest says {entry.size}.")
+    return entry.sha256
 
 
 def load_pretrained(
@@ -73,7 +72,7 @@ def load_pretrained(
     copy of the generator, so that sampling uses the trained generator's own weights.
     """
     manifest = _manifest(manifest)
-    model = build_model(manifest.entry(name)["config"], where=f"the manifest's config of {name}")
+    model = build_model(manifest.entry(name).config, where=f"the manifest's config of {name}")
     path = download(name, manifest=manifest)
     load_state(model, path.read_bytes(), where=str(path))
     return ready_to_sample(model, map_location=map_location, ema=ema)
@@ -106,7 +105,7 @@ def check_published_file(path: Path, published_name: str | None, where: str) -> 
         return
     entries = [n for n in dict.fromkeys([published_name, path.stem]) if n in manifest.models]
     for name in entries:
-        expected = manifest.models[name]["sha256"]
+        expected = manifest.models[name].sha256
         if sha256 != expected:
             raise ChecksumError(
                 f"{where} is the zoo model {name} by its name or metadata, but its sha256 "

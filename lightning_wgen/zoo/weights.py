@@ -49,7 +49,9 @@ def model_config(hyper_parameters: dict[str, Any], where: str) -> dict[str, Any]
             f"{where} holds no model config (trained without `wgen fit --config`?); train it "
             "with the wgen command, whose checkpoints carry the config that rebuilds the model."
         )
-    return {k: v for k, v in hyper_parameters.items() if k != "_instantiator"}
+    # the speed options were model arguments before they became --speed.* (SpeedOptions)
+    dropped = ("_instantiator", "channels_last", "compile_networks")
+    return {k: v for k, v in hyper_parameters.items() if k not in dropped}
 
 
 def build_model(config: dict[str, Any], where: str = "the config") -> GenerativeModule:
