@@ -2,9 +2,9 @@
 
 The checkpoint of a ``wgen fit`` run holds the model's and the DataModule's configs; both are
 rebuilt from it as every command rebuilds a file's model (:mod:`lightning_wgen.loading`: the
-zoo's class-path allow-list, no unpickled code; ``--data_dir`` only says where the data is), the
-training set is encoded, the map is fitted and
-the model, map included, is written to a new file. The input is never overwritten.
+zoo's class-path allow-list, no unpickled code; ``--data_dir`` only says where the data is).
+The training set is encoded, the map is fitted and the model, map included, is written to a new
+file. The input is never overwritten.
 """
 
 from __future__ import annotations
