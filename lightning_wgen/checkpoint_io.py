@@ -139,8 +139,8 @@ class AtomicCheckpointIO(TorchCheckpointIO):
 # -- reading --------------------------------------------------------------------------------------
 
 
-def read_checkpoint(ckpt: Path, flag: str = "--ckpt") -> tuple[bytes, dict]:
-    """The bytes of a ``wgen fit`` checkpoint and its contents, loaded without unpickling code
+def read_checkpoint(ckpt: Path, flag: str = "--ckpt") -> dict:
+    """The contents of a ``wgen fit`` checkpoint, loaded without unpickling code
     (``torch.load(weights_only=True)``); one line if it is missing or not a checkpoint, saying
     what the file is instead (:func:`describe_unloadable`)."""
     if not ckpt.is_file():
@@ -157,7 +157,7 @@ def read_checkpoint(ckpt: Path, flag: str = "--ckpt") -> tuple[bytes, dict]:
             f"{flag} {ckpt} holds no state_dict, so it is not a Lightning checkpoint; pass a "
             "checkpoint of `wgen fit`."
         )
-    return raw, checkpoint
+    return checkpoint
 
 
 # torch.load(weights_only=True) names the first object it refused: "Unsupported global: GLOBAL x"

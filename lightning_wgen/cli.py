@@ -84,7 +84,7 @@ class WGenCLI(LightningCLI):
         path = self.config[subcommand].get("ckpt_path") if subcommand else None
         named = str(path) in CKPT_NAMES or str(path).startswith("registry")
         if path is not None and "://" not in str(path) and not named:
-            _, checkpoint = read_checkpoint(Path(path), "--ckpt_path")
+            checkpoint = read_checkpoint(Path(path), "--ckpt_path")
             self._resume = (Path(path), checkpoint)
 
     def _parse_ckpt_path(self) -> None:

@@ -53,7 +53,7 @@ def fit_ot_main(argv: list[str]) -> Path:
     """Run ``wgen fit-ot`` with ``argv`` (the arguments after ``fit-ot``); the written path."""
     args = parser().parse_args(argv)
     ckpt = Path(args.ckpt)
-    _, checkpoint = read_checkpoint(ckpt)
+    checkpoint = read_checkpoint(ckpt)
     out = checked_output(output_path(ckpt, args.out))
     device = checked_device(args.device)
     saved = checkpoint.get("hyper_parameters", {}).get("_class_path", "")

@@ -90,7 +90,7 @@ def load_model(
         model = build_model(about["config"], where=str(path))
         load_state(model, path.read_bytes(), where=str(path))
     else:
-        _, checkpoint = read_checkpoint(path, flag)
+        checkpoint = read_checkpoint(path, flag)
         model = model_from_checkpoint(checkpoint, str(path))
     return ready_to_sample(model, map_location=map_location, ema=ema)
 
@@ -132,7 +132,7 @@ def source_weights(source: str) -> dict[str, Tensor]:
             return load_bytes(path.read_bytes())
         except Exception as err:
             raise ConfigError(f"init_from {path} is not a safetensors file ({err}).") from None
-    _, checkpoint = read_checkpoint(path, "init_from")
+    checkpoint = read_checkpoint(path, "init_from")
     return checkpoint["state_dict"]
 
 

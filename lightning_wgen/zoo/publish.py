@@ -83,7 +83,7 @@ def publish(
     check_name(name)
     ckpt = Path(ckpt)
     manifest = _manifest_or_new(manifest)
-    _, checkpoint = read_checkpoint(ckpt)
+    checkpoint = read_checkpoint(ckpt)
     config = model_config(checkpoint.get("hyper_parameters", {}), str(ckpt))
     data_settings = data_config(checkpoint, str(ckpt))
     model = model_from_checkpoint(checkpoint, str(ckpt))
