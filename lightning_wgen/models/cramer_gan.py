@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import torch
-from torch import Tensor, nn
+from torch import Tensor
 
 from lightning_wgen.errors import ConfigError
 from lightning_wgen.losses import cramer_critic, cramer_generator_loss, gradient_penalty
 from lightning_wgen.models.adversarial import AdversarialModule, Critic
+from lightning_wgen.models.penalised import InputGradientPenalty
 
 
-class CramerGAN(AdversarialModule):
+class CramerGAN(InputGradientPenalty, AdversarialModule):
     """Cramér GAN, Bellemare et al. 2017, "The Cramér Distance as a Solution to Biased Wasserstein
     Gradients", Algorithm 1.
 
@@ -23,15 +22,7 @@ class CramerGAN(AdversarialModule):
     Defaults: lambda 10, ``n_critic`` 5, Adam with lr 1e-4 and betas (0.5, 0.9).
     """
 
-    per_sample_critic = True
-    critic_takes_input_gradients = True
     paper_optimizer = (torch.optim.Adam, {"lr": 1e-4, "betas": (0.5, 0.9)})
-
-    def __init__(
-        self, generator: nn.Module, critic: nn.Module, *, gp_weight: float = 10.0, **kwargs: Any
-    ) -> None:
-        super().__init__(generator, critic, **kwargs)
-        self.set_penalty_weight("gp_weight", gp_weight)
 
     def features(self, x: Tensor) -> Tensor:
         h = self.critic(x)

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import torch
-from torch import Tensor, nn
+from torch import Tensor
 
 from lightning_wgen.losses import (
     dragan_penalty,
@@ -13,6 +11,7 @@ from lightning_wgen.losses import (
     nonsaturating_generator_loss,
 )
 from lightning_wgen.models.adversarial import AdversarialModule, Critic
+from lightning_wgen.models.penalised import InputGradientPenalty
 
 
 class GAN(AdversarialModule):
@@ -34,7 +33,7 @@ class GAN(AdversarialModule):
         return nonsaturating_generator_loss(fake_scores)
 
 
-class DRAGAN(GAN):
+class DRAGAN(InputGradientPenalty, GAN):
     """DRAGAN, Kodali et al. 2017: the non-saturating GAN plus a gradient penalty around the data.
 
     Critic loss ``BCE + gp_weight * E (||grad D(x_p)|| - 1)^2`` with ``x_p`` perturbed real points
@@ -42,15 +41,7 @@ class DRAGAN(GAN):
     critic update per generator update, Adam with lr 1e-4 and betas (0.5, 0.999).
     """
 
-    per_sample_critic = True
-    critic_takes_input_gradients = True
     paper_optimizer = (torch.optim.Adam, {"lr": 1e-4, "betas": (0.5, 0.999)})
-
-    def __init__(
-        self, generator: nn.Module, critic: nn.Module, *, gp_weight: float = 10.0, **kwargs: Any
-    ) -> None:
-        super().__init__(generator, critic, **kwargs)
-        self.set_penalty_weight("gp_weight", gp_weight)
 
     def critic_penalty(self, critic: Critic, real: Tensor, fake: Tensor) -> Tensor:
         return dragan_penalty(critic, real, grad_scale=self.grad_scale)

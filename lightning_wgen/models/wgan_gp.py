@@ -8,9 +8,10 @@ from torch import Tensor, nn
 
 from lightning_wgen.losses import gradient_penalty
 from lightning_wgen.models.adversarial import AdversarialModule, Critic
+from lightning_wgen.models.penalised import InputGradientPenalty
 
 
-class WGANGP(AdversarialModule):
+class WGANGP(InputGradientPenalty, AdversarialModule):
     """WGAN-GP, Gulrajani et al. 2017, Algorithm 1.
 
     Critic loss ``E f(x_fake) - E f(x_real) + gp_weight * GP`` (Eq. 3), generator loss
@@ -20,20 +21,10 @@ class WGANGP(AdversarialModule):
     :class:`~lightning_wgen.models.AdversarialModule`.
     """
 
-    per_sample_critic = True
-    critic_takes_input_gradients = True
-
     def __init__(
-        self,
-        generator: nn.Module,
-        critic: nn.Module,
-        *,
-        gp_weight: float = 10.0,
-        one_sided: bool = False,
-        **kwargs: Any,
+        self, generator: nn.Module, critic: nn.Module, *, one_sided: bool = False, **kwargs: Any
     ) -> None:
         super().__init__(generator, critic, **kwargs)
-        self.set_penalty_weight("gp_weight", gp_weight)
         self.one_sided = one_sided
 
     def critic_penalty(self, critic: Critic, real: Tensor, fake: Tensor) -> Tensor:

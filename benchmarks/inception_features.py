@@ -1,0 +1,78 @@
+"""Inception features of MNIST and of the MNIST zoo models, under Lucic et al.'s protocol.
+
+10,000 samples of seed 0 of each model (``sample_batches`` in batches of 250, as
+``evaluate_images``) and the 10,000 MNIST test images (and, for the copy test, 10,000 training
+images drawn with seed 0), each turned into the TF-FID Inception's 2048 pool3 features:
+grayscale repeated to RGB, TF1 bilinear resize to 299 (``InceptionFeatures``). The network runs
+in channels-last memory layout (features within 1e-5 of the default layout). Features are
+written in chunks of 250 images to ``--out/<source>/<index>.safetensors``, so a stopped run
+resumes where it stopped; ``benchmarks/inception_fid.py`` computes the metrics from them::
+
+    python benchmarks/inception_features.py --data_dir ../shared/data            # everything
+    python benchmarks/inception_features.py --data_dir data --sources test wgan-gp-mnist
+
+It prints the seconds per 10,000 images of each chunk and writes them to ``timing.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+import torch
+from safetensors.torch import save
+
+from lightning_wgen.checkpoint_io import atomic_write
+from lightning_wgen.metrics import InceptionFeatures, metric_images
+
+MODELS = ("wgan-gp-mnist", "wgan-mnist", "ae-ot-mnist", "vae-mnist", "wae-mmd-mnist")
+SOURCES = ("test", *MODELS, "train")
+NUM, BATCH, PIECE = 10_000, 250, 50
+
+
+def batches(source: str, data_dir: str):
+    if source in ("test", "train"):
+        from lightning_wgen.data import MNISTDataModule
+
+        data = MNISTDataModule(data_dir=data_dir, download=False)
+        data.setup("fit")
+        return data.reference_images(NUM, split=source, batch_size=BATCH, seed=0)
+    from lightning_wgen.zoo import load_pretrained
+
+    return load_pretrained(source).sample_batches(NUM, seed=0, batch_size=BATCH)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--data_dir", default="data")
+    parser.add_argument("--sources", nargs="+", default=list(SOURCES))
+    parser.add_argument("--out", default=str(Path.home() / ".cache/lightning_wgen/inception"))
+    parser.add_argument("--threads", type=int, default=2)
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    extractor = InceptionFeatures().to(memory_format=torch.channels_last)
+    timing_path = Path(args.out) / "timing.json"
+    timing = json.loads(timing_path.read_text()) if timing_path.is_file() else {}
+    for source in args.sources:
+        folder = Path(args.out) / source
+        folder.mkdir(parents=True, exist_ok=True)
+        for index, images in enumerate(batches(source, args.data_dir)):
+            path = folder / f"{index:03d}.safetensors"
+            if path.is_file():
+                continue
+            start = time.perf_counter()
+            with torch.no_grad():
+                pixels = metric_images(images.float())
+                features = torch.cat([extractor(p)[0] for p in pixels.split(PIECE)])
+            seconds = time.perf_counter() - start
+            atomic_write(path, save({"features": features.contiguous()}))
+            per_10k = seconds / len(images) * 10_000
+            timing.setdefault(source, []).append(per_10k)
+            atomic_write(timing_path, json.dumps(timing).encode())
+            print(f"{source} {index}: {per_10k:.0f} s per 10k images", flush=True)
+
+
+if __name__ == "__main__":
+    main()
