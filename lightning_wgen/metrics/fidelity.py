@@ -11,11 +11,22 @@ from __future__ import annotations
 import math
 
 import torch
-from torch import Tensor
+from torch import Tensor, nn
 
 from lightning_wgen.errors import ConfigError
 
 BLOCK = 1024
+
+
+class Given(nn.Module):
+    """The identity as torchmetrics' ``feature`` module: the metric takes features directly."""
+
+    def __init__(self, num_features: int) -> None:
+        super().__init__()
+        self.num_features = num_features
+
+    def forward(self, features: Tensor) -> Tensor:
+        return features.double()
 
 
 def nearest_distances(a: Tensor, b: Tensor, k: int = 1, *, skip_self: bool = False) -> Tensor:
@@ -131,7 +142,7 @@ def copying_test(
         anchors = train[members["train"]]
         generated = nearest_distances(fake[members["fake"]], anchors).numpy()
         held_out = nearest_distances(test[members["test"]], anchors).numpy()
-        u = mannwhitneyu(generated, held_out, alternative="less").statistic
+        u = float(mannwhitneyu(generated, held_out, alternative="less").statistic)
         z = (u - m * n / 2) / math.sqrt(m * n * (m + n + 1) / 12)
         weighted += n / len(test) * z
         weights += n / len(test)
@@ -171,8 +182,6 @@ def memorization_informed_fid(train: Tensor, fake: Tensor, eps: float = 0.1) -> 
     distance between the sets when that is below ``eps``, so copies of the training set score
     far worse than their FID."""
     from torchmetrics.image.mifid import MemorizationInformedFrechetInceptionDistance
-
-    from lightning_wgen.metrics.images import Given
 
     metric = MemorizationInformedFrechetInceptionDistance(
         feature=Given(train.shape[1]), cosine_distance_eps=eps, sync_on_compute=False

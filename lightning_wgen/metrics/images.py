@@ -32,6 +32,7 @@ from torchmetrics.image import (
 from lightning_wgen.checkpoint_io import atomic_write
 from lightning_wgen.errors import ConfigError
 from lightning_wgen.metrics.features import FeatureExtractor, metric_images
+from lightning_wgen.metrics.fidelity import Given, density_coverage, precision_recall
 
 METRICS = ("fid", "kid", "is")
 
@@ -82,17 +83,6 @@ class _OutputView(nn.Module):
         return output.double() if self.index == 0 else output
 
 
-class Given(nn.Module):
-    """The identity as torchmetrics' ``feature`` module: the metric takes features directly."""
-
-    def __init__(self, num_features: int) -> None:
-        super().__init__()
-        self.num_features = num_features
-
-    def forward(self, features: Tensor) -> Tensor:
-        return features.double()
-
-
 def frechet_distance(real: Tensor, fake: Tensor) -> float:
     """FID (Heusel et al. 2017, Eq. 6) between two feature sets ``(N, d)``, by torchmetrics'
     ``FrechetInceptionDistance`` in float64."""
@@ -118,6 +108,7 @@ class ImageQuality:
         kid_subsets: int = 100,
         kid_subset_size: int = 1000,
         is_splits: int = 10,
+        fidelity: bool = False,
     ) -> None:
         if metrics is None:  # all the extractor can give
             metrics = [m for m in METRICS if m != "is" or extractor.num_classes > 0]
@@ -132,7 +123,11 @@ class ImageQuality:
         self.suffix = "" if extractor.name == "inception" else f"_{extractor.name}"
         self.kid_subset_size = kid_subset_size
         self.has_real = False
-        shared = _SharedOutput(extractor)
+        shared = self.shared = _SharedOutput(extractor)
+        # fidelity: also precision/recall and density/coverage, from the features of both sides
+        self.fidelity = fidelity
+        self.real_features: Tensor | None = None
+        self.fake_features: list[Tensor] = []
         features = _OutputView(shared, 0, extractor.num_features)
         logits = _OutputView(shared, 1, extractor.num_classes)
         common: dict[str, Any] = {"sync_on_compute": False}
@@ -150,7 +145,7 @@ class ImageQuality:
 
     @property
     def needs_real(self) -> bool:
-        return "fid" in self.metrics or "kid" in self.metrics
+        return "fid" in self.metrics or "kid" in self.metrics or self.fidelity
 
     def to(self, device: torch.device | str) -> ImageQuality:
         self.extractor.to(device)
@@ -175,6 +170,7 @@ class ImageQuality:
             fid.real_features_num_samples = torch.tensor(len(f), device=f.device)
         if kid is not None:
             kid.real_features = [features.to(kid.device, torch.float64)]
+        self.real_features = features.float().cpu() if self.fidelity else None
         self.has_real = True
 
     def update_fake(self, images: Tensor) -> None:
@@ -185,8 +181,11 @@ class ImageQuality:
                 metric.update(pixels)
             else:
                 metric.update(pixels, real=False)
+        if self.fidelity:
+            self.fake_features.append(self.shared(pixels)[0].float().cpu())
 
     def reset_fake(self) -> None:
+        self.fake_features = []
         for metric in self.metrics.values():
             metric.reset()  # FID and KID keep their real features (reset_real_features=False)
 
@@ -206,6 +205,10 @@ class ImageQuality:
                 mean, std = metric.compute()
                 values[f"{name}{self.suffix}"] = float(mean)
                 values[f"{name}{self.suffix}_std"] = float(std)
+        if self.fidelity:
+            real, fake = self.real_features, torch.cat(self.fake_features)
+            found = {**precision_recall(real, fake), **density_coverage(real, fake)}
+            values.update({f"{name}{self.suffix}": value for name, value in found.items()})
         return values
 
 
