@@ -130,8 +130,8 @@ def tf_fid():
 
 @pytest.fixture(scope="module")
 def digits(mnist):
-    """64 real MNIST test images in [-1, 1] and their Inception features."""
-    return next(mnist.reference_images(64, split="test", batch_size=64, seed=0))
+    """32 real MNIST test images in [-1, 1] (the network takes about 0.2 s an image on 2 cores)."""
+    return next(mnist.reference_images(32, split="test", batch_size=32, seed=0))
 
 
 def test_the_installed_network_is_used_offline_and_has_no_logits(tf_fid, offline):
@@ -191,7 +191,7 @@ def test_converted_network_matches_the_torchscript_file(tf_fid, digits):
     with torch.no_grad():
         theirs = scripted((resized - 128) / 128)
     assert (ours - theirs).abs().max() < 1e-4
-    halves = (ours[:32], ours[32:]), (theirs[:32], theirs[32:])
+    halves = (ours[:16], ours[16:]), (theirs[:16], theirs[16:])
     assert frechet_distance(*halves[0]) == pytest.approx(frechet_distance(*halves[1]), rel=1e-4)
 
 
