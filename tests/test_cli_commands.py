@@ -245,8 +245,8 @@ def test_fit_keeps_the_best_checkpoint_by_fid_and_shows_fid_in_the_bar(mnist_dir
     evaluation.write_text(
         "trainer:\n"
         "  callbacks:\n"
-        "    - class_path: lightning_wgen.callbacks.ImageEvaluation\n"
-        "      init_args: {feature_extractor: mnist, metrics: [fid], num_samples: 200,\n"
+        "    - class_path: lightning_wgen.callbacks.ImageEvaluation\n"  # default metrics: all
+        "      init_args: {feature_extractor: mnist, num_samples: 200,\n"
         "                  every_n_generator_steps: 2}\n"
     )
     result = wgen(

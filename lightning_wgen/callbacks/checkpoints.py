@@ -206,7 +206,8 @@ def default_checkpoints(callbacks: list) -> list[ModelCheckpoint]:
     best by FID when an :class:`ImageEvaluation` measures one."""
     added: list[ModelCheckpoint] = [LastCheckpoint()]
     for cb in callbacks:
-        if isinstance(cb, ImageEvaluation) and "fid" in cb.metric_names:
+        measures_fid = isinstance(cb, ImageEvaluation) and "fid" in (cb.metric_names or ("fid",))
+        if measures_fid:  # metric_names None: all the extractor gives, FID always among them
             suffix = "" if cb.feature_extractor == "inception" else f"_{cb.feature_extractor}"
             added.append(BestEvaluationCheckpoint(monitor=f"eval/fid{suffix}"))
             break
