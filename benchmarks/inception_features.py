@@ -5,8 +5,10 @@
 images drawn with seed 0), each turned into the TF-FID Inception's 2048 pool3 features:
 grayscale repeated to RGB, TF1 bilinear resize to 299 (``InceptionFeatures``). The network runs
 in channels-last memory layout (features within 1e-5 of the default layout). Features are
-written in chunks of 250 images to ``--out/<source>/<index>.safetensors``, so a stopped run
-resumes where it stopped; ``benchmarks/inception_fid.py`` computes the metrics from them::
+written in chunks of 250 images to ``--out/<folder>/<index>.safetensors`` (``test``, ``train``,
+or ``<name>-<sha256[:8]>`` of a model's published file), so a stopped run resumes where it
+stopped and a republished model is measured afresh; ``benchmarks/inception_fid.py`` computes
+the metrics from them::
 
     python benchmarks/inception_features.py --data_dir ../shared/data            # everything
     python benchmarks/inception_features.py --data_dir data --sources test wgan-gp-mnist
@@ -44,6 +46,15 @@ def batches(source: str, data_dir: str):
     return load_pretrained(source).sample_batches(NUM, seed=0, batch_size=BATCH)
 
 
+def folder_name(source: str) -> str:
+    """``test``/``train``, or the model's name with its file's sha256 prefix."""
+    if source in ("test", "train"):
+        return source
+    from lightning_wgen.zoo import Manifest
+
+    return f"{source}-{Manifest.read().entry(source).sha256[:8]}"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--data_dir", default="data")
@@ -56,7 +67,7 @@ def main() -> None:
     timing_path = Path(args.out) / "timing.json"
     timing = json.loads(timing_path.read_text()) if timing_path.is_file() else {}
     for source in args.sources:
-        folder = Path(args.out) / source
+        folder = Path(args.out) / folder_name(source)
         folder.mkdir(parents=True, exist_ok=True)
         for index, images in enumerate(batches(source, args.data_dir)):
             path = folder / f"{index:03d}.safetensors"
@@ -69,7 +80,7 @@ def main() -> None:
             seconds = time.perf_counter() - start
             atomic_write(path, save({"features": features.contiguous()}))
             per_10k = seconds / len(images) * 10_000
-            timing.setdefault(source, []).append(per_10k)
+            timing.setdefault(folder.name, []).append(per_10k)
             atomic_write(timing_path, json.dumps(timing).encode())
             print(f"{source} {index}: {per_10k:.0f} s per 10k images", flush=True)
 

@@ -1,15 +1,19 @@
-"""The zoo's table and pictures, from checkpoints/manifest.json and the published files.
+"""The zoo's tables and pictures, from checkpoints/manifest.json and the published files.
 
 For each model: 64 samples (seed 0) in ``docs/figures/zoo/<name>.png`` (a scatter over true
 samples for 2D data) and, for MNIST models, the share of 10,000 samples (seed 0) that the
-shipped ``mnist`` classifier puts in each digit class, so that "all ten classes" is a number.
-The table goes between the markers of README.md and docs/zoo.md::
+shipped ``mnist`` classifier puts in each digit class, so that "all ten classes" is a number,
+and ``<name>-nearest.png``: 12 samples (seed 0), each beside its three nearest training images
+(pixel distance, all 60,000), to see copying. The zoo table and the Inception table (the
+entries' ``inception`` metrics beside the published rows) go between the markers of README.md
+and docs/zoo.md::
 
-    python benchmarks/zoo_cards.py
+    python benchmarks/zoo_cards.py --data_dir ../shared/data
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 from pathlib import Path
 
@@ -23,6 +27,8 @@ FIGURES = ROOT / "docs" / "figures" / "zoo"
 RESULTS = ROOT / "benchmarks" / "results" / "zoo_classes.json"
 BEGIN, END = "<!-- zoo table begin -->", "<!-- zoo table end -->"
 RECIPES = "<!-- zoo recipes begin -->", "<!-- zoo recipes end -->"
+INCEPTION = "<!-- inception table begin -->", "<!-- inception table end -->"
+NEAREST = 3
 
 
 @torch.no_grad()
@@ -52,6 +58,60 @@ def picture(name: str, model, entry: dict) -> None:
     from lightning_wgen.callbacks.samples import sample_grid
 
     Image.fromarray(sample_grid(model.sample(64, seed=0), nrow=8)).save(FIGURES / f"{name}.png")
+
+
+@torch.no_grad()
+def nearest_picture(name: str, model, train: torch.Tensor, n: int = 12) -> None:
+    """``n`` samples (seed 0), each followed by its ``NEAREST`` nearest training images."""
+    from PIL import Image
+
+    from lightning_wgen.callbacks.samples import sample_grid
+
+    samples = model.sample(n, seed=0).float().cpu()
+    distances = torch.cdist(samples.flatten(1), train.flatten(1))
+    nearest = distances.topk(NEAREST, largest=False).indices
+    rows = [torch.cat([samples[i : i + 1], train[nearest[i]]]) for i in range(n)]
+    grid = sample_grid(torch.cat(rows), nrow=NEAREST + 1)
+    Image.fromarray(grid).save(FIGURES / f"{name}-nearest.png")
+
+
+def mnist_training_images(data_dir: str) -> torch.Tensor:
+    from lightning_wgen.data import MNISTDataModule
+
+    data = MNISTDataModule(data_dir=data_dir, download=False)
+    data.setup("fit")
+    total = data.split_size("train")
+    return torch.cat(list(data.reference_images(total, split="train", batch_size=5000, seed=0)))
+
+
+def inception_rows(manifest: Manifest) -> list[str]:
+    """Our MNIST models' Inception metrics (seed 0), real data, and the published rows."""
+    from inception_fid import PUBLISHED
+
+    lines = [
+        "| model | Inception FID | precision | recall | density | coverage | C_T |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    reference = None
+    for name in manifest.names():
+        block = manifest.entry(name).inception
+        if not block:
+            continue
+        m, reference = block["metrics"], block["reference"]
+        values = " | ".join(
+            f"{m[k]['mean']:.3f}" for k in ("precision", "recall", "density", "coverage")
+        )
+        lines.append(
+            f"| `{name}` | **{m['fid']['mean']:.1f}** | {values} | {m['c_t']['mean']:.2f} |"
+        )
+    if reference is not None:
+        values = " | ".join(
+            f"{reference[k]:.3f}" for k in ("precision", "recall", "density", "coverage")
+        )
+        lines.append(f"| MNIST training images (10,000) | {reference['fid']:.2f} | {values} | - |")
+    for model, fid in PUBLISHED.items():
+        lines.append(f"| {model} (Lucic et al. 2018; An et al. 2020) | {fid} | - | - | - | - | - |")
+    return lines
 
 
 def row(name: str, entry: dict, shares: list[float] | None) -> str:
@@ -90,7 +150,11 @@ def recipe(name: str, entry: dict) -> str:
 
 
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--data_dir", default="data", help="MNIST, for the nearest images")
+    args = parser.parse_args()
     manifest = Manifest.read()
+    train = None
     lines = [
         "| name | family | resolution | metrics (mean ± std over seeds 0, 1, 2) | smallest "
         "digit class | training (1 CPU thread) | file |",
@@ -102,7 +166,12 @@ def main() -> None:
         entry = manifest.entry(name).to_dict()
         model = load_pretrained(name)
         picture(name, model, entry)
-        shares = class_shares(model) if entry["dataset"] == "mnist" else None
+        shares = None
+        if entry["dataset"] == "mnist":
+            shares = class_shares(model)
+            if train is None:
+                train = mnist_training_images(args.data_dir)
+            nearest_picture(name, model, train)
         records[name] = shares
         lines.append(row(name, entry, shares))
         recipes.append(recipe(name, entry))
@@ -110,6 +179,8 @@ def main() -> None:
     for doc in (ROOT / "README.md", ROOT / "docs" / "zoo.md"):
         rewrite_table(doc, BEGIN, END, "\n".join(lines))
     rewrite_table(ROOT / "docs" / "zoo.md", *RECIPES, "\n".join(recipes))
+    for doc in ("README.md", "docs/zoo.md", "docs/evaluation.md"):
+        rewrite_table(ROOT / doc, *INCEPTION, "\n".join(inception_rows(manifest)))
 
 
 if __name__ == "__main__":

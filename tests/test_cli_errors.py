@@ -133,6 +133,7 @@ def cases(run: Path, data: Path) -> list[list[str]]:
         ["zoo", "publish", "--ckpt", str(run / "text.ckpt"), "--name", "wgan-gp-x"],
         ["zoo", "--manifest", str(run / "zoo" / "manifest.json"), "publish",
          "--ckpt", str(run / "toy.ckpt"), "--name", "Bad_Name", "--data_dir", str(data)],
+        ["zoo", "verify", "wgan-gp-grid25", "--metrics", "--inception"],  # no Inception metrics
         ["zoo", "frobnicate"],
         # fit-ot
         ["fit-ot", "--ckpt", str(run / "missing.ckpt")],

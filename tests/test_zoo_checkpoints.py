@@ -8,11 +8,19 @@ import sys
 import pytest
 import torch
 
+from lightning_wgen.metrics import ImageQuality, load_domain_extractor
 from lightning_wgen.zoo import Manifest, default_manifest_path, load_pretrained, verify
+from lightning_wgen.zoo.evaluation import (
+    feature_metrics,
+    image_protocol,
+    inception_protocol,
+    measure,
+)
 from lightning_wgen.zoo.publish import measure_again
 
 SHIPPED = Manifest.read(default_manifest_path())
 NAMES = SHIPPED.names()
+MNIST_MODELS = [name for name in NAMES if SHIPPED.entry(name).dataset == "mnist"]
 # The issue's list (task 8): the zoo publishes at least these.
 REQUIRED = {
     "wgan-gp-mnist",
@@ -68,3 +76,37 @@ def test_shipped_metrics_are_reproduced(name, shared_data):
         key: (stated["mean"], new["mean"]) for key, (stated, new, ok) in result.items() if not ok
     }
     assert not failed
+
+
+@pytest.mark.parametrize("name", MNIST_MODELS)
+def test_mnist_models_state_inception_fid_under_lucic_protocol(name, mnist):
+    """Issue 25: every MNIST model's entry holds the Inception metrics of Lucic et al.'s
+    protocol (10,000 samples of seed 0 against the 10,000 test images) with the command and
+    time that measured them (``benchmarks/inception_fid.py --write_manifest``)."""
+    block = SHIPPED.entry(name).inception
+    assert block["protocol"] == inception_protocol(mnist)
+    assert block["protocol"]["num_samples"] == block["protocol"]["num_real"] == 10_000
+    metrics = {"fid", "precision", "recall", "density", "coverage", "c_t", "c_t_unjudged"}
+    assert set(block["metrics"]) == metrics
+    assert block["metrics"]["fid"]["per_seed"] == [block["metrics"]["fid"]["mean"]]
+    assert 0 < block["reference"]["fid"] < block["metrics"]["fid"]["mean"]
+    assert block["measured"]["command"] and block["measured"]["seconds"] > 0
+
+
+def test_measured_fidelity_and_copying_follow_from_the_features(mnist, tmp_path, monkeypatch):
+    """``measure`` (what ``wgen zoo publish`` states) and ``feature_metrics`` (what the Inception
+    figures were computed with, from stored features) give the same values for one model."""
+    monkeypatch.setenv("WGEN_CACHE_DIR", str(tmp_path))
+    model = load_pretrained("vae-mnist")
+    protocol = image_protocol(mnist, "mnist", ["fid"], seeds=(0,), num_samples=1000)
+    protocol.update(num_real=2000, copying_train_images=2000)  # a tenth of the shipped protocol
+    measured = measure(model, mnist, protocol)
+    quality = ImageQuality(load_domain_extractor("mnist"), ["fid"])
+    test = quality.features(mnist.reference_images(2000, split="test", seed=0))
+    train = quality.features(mnist.reference_images(2000, split="train", seed=0))
+    fake = quality.features(model.sample_batches(1000, seed=0, batch_size=250))
+    expected = feature_metrics(train, test, fake, protocol)
+    assert set(measured) == set(expected)
+    for key, value in expected.items():
+        assert measured[key]["per_seed"][0] == pytest.approx(value, rel=1e-6, abs=1e-9), key
+    assert expected["c_t_mnist"] > -3  # a VAE does not copy

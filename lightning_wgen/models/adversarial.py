@@ -18,7 +18,6 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 from torch.optim import Optimizer
-from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
 from lightning_wgen.data.images import images_of
 from lightning_wgen.errors import ConfigError
@@ -28,6 +27,7 @@ from lightning_wgen.losses import (
     wasserstein_generator_loss,
 )
 from lightning_wgen.models.base import GenerativeModule
+from lightning_wgen.models.ema import averaged_generator
 from lightning_wgen.models.optimizers import OptimizerFactory, build_optimizer, hparams_ignore
 
 Critic = Callable[[Tensor], Tensor]  # samples to scores (or features)
@@ -80,7 +80,9 @@ class AdversarialModule(GenerativeModule):
         generator_optimizer, critic_optimizer: callables ``params -> Optimizer``; ``None`` uses the
             family's paper optimizer (``paper_optimizer``).
         ema_decay: if set, keep an exponential moving average of the generator's weights and
-            sample from it.
+            sample from it; ``ema_warmup`` (default on) lowers the decay of update ``t`` to
+            ``(1 + t) / (10 + t)`` while that is smaller (:func:`~lightning_wgen.models.ema.
+            ema_decay_at`); before generator step ``ema_start`` the average copies the generator.
         run_options: ``max_generator_steps``, ``lr_decay``, ``init_from``, ``nonfinite``: see
             :class:`GenerativeModule`.
     """
@@ -108,6 +110,8 @@ class AdversarialModule(GenerativeModule):
         generator_optimizer: OptimizerFactory | None = None,
         critic_optimizer: OptimizerFactory | None = None,
         ema_decay: float | None = None,
+        ema_warmup: bool = True,
+        ema_start: int = 0,
         **run_options: Any,
     ) -> None:
         super().__init__(**run_options)
@@ -117,6 +121,8 @@ class AdversarialModule(GenerativeModule):
             raise ConfigError(f"n_critic must be >= 1, got {n_critic}; use 5 as in WGAN/WGAN-GP.")
         if ema_decay is not None and not 0.0 < ema_decay < 1.0:
             raise ConfigError(f"ema_decay must be in (0, 1) or None, got {ema_decay}; try 0.999.")
+        if ema_start < 0:
+            raise ConfigError(f"ema_start must be >= 0 generator steps, got {ema_start}.")
         if not hasattr(generator, "latent_dim"):
             raise ConfigError(
                 f"generator {type(generator).__name__} has no `latent_dim` attribute; the module "
@@ -132,10 +138,9 @@ class AdversarialModule(GenerativeModule):
         # the optimizer factories, built in optimizers_to_build
         self.generator_optimizer, self.critic_optimizer = generator_optimizer, critic_optimizer
         self.generator_ema = (
-            AveragedModel(generator, multi_avg_fn=get_ema_multi_avg_fn(ema_decay), use_buffers=True)
-            if ema_decay is not None
-            else None
+            averaged_generator(generator, ema_decay, ema_warmup) if ema_decay is not None else None
         )
+        self.ema_start = ema_start
         self.critic_steps_in_cycle = 0
         self._batch_size = 0
 
@@ -256,6 +261,8 @@ class AdversarialModule(GenerativeModule):
             g_loss = self.generator_objective(fake, real)
             self.step_if_finite(opt_g, g_loss, {"gen/loss": g_loss}, "generator update")
         if self.generator_ema is not None:
+            if self.generator_steps < self.ema_start:
+                self.generator_ema.n_averaged.zero_()  # the next update copies the weights
             self.generator_ema.update_parameters(self.generator)
         self.critic_steps_in_cycle = 0
 

@@ -25,6 +25,7 @@ def parser() -> argparse.ArgumentParser:
     check.add_argument("--metrics", action="store_true", help="measure the metrics again")
     check.add_argument("--data_dir", help="where the evaluation data is (default: data)")
     check.add_argument("--seeds", type=int, nargs="+", help="measure only these of its seeds")
+    check.add_argument("--inception", action="store_true", help="the Inception metrics instead")
     out = sub.add_parser("publish", help="export a `wgen fit` checkpoint into the zoo")
     out.add_argument("--ckpt", required=True)
     out.add_argument("--name", required=True, help="<family>-<dataset>[-<variant>]")
@@ -34,6 +35,9 @@ def parser() -> argparse.ArgumentParser:
     out.add_argument("--command", dest="train_command", help="the command that trained it")
     out.add_argument("--train_seconds", type=float, help="training time, if not in the ckpt")
     out.add_argument("--max_megabytes", type=float, default=10.0)
+    out.add_argument(
+        "--inception", action="store_true", help="also Lucic et al.'s Inception FID (seed 0)"
+    )
     return p
 
 
@@ -59,6 +63,7 @@ def zoo_main(argv: list[str]) -> int:
             train_command=args.train_command,
             train_seconds=args.train_seconds,
             max_megabytes=args.max_megabytes,
+            inception=args.inception,
         )
         print(f"published {args.name}: {entry.file} ({entry.size / 1e6:.2f} MB), "
               f"{_main_metric(entry)}")  # fmt: skip
@@ -84,7 +89,11 @@ def zoo_main(argv: list[str]) -> int:
         if not args.metrics:
             continue
         for key, (stated, new, ok) in measure_again(
-            name, manifest=manifest, data_dir=args.data_dir, seeds=args.seeds
+            name,
+            manifest=manifest,
+            data_dir=args.data_dir,
+            seeds=args.seeds,
+            inception=args.inception,
         ).items():
             failed += not ok
             print(f"  {key}: stated {stated['mean']:.4f} ± {stated['std']:.4f}, measured "

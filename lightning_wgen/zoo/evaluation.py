@@ -3,9 +3,14 @@
 
 Images: FID, KID and IS of ``num_samples`` samples per seed against ``num_real`` images of the
 evaluation split, with the data set's domain extractor (``mnist``, ``fashion_mnist``) or
-Inception. 2D toy data: modes, high-quality fraction and exact W1 of ``num_samples`` samples
-against as many true ones. Each value is the mean over the seeds, its spread their standard
-deviation; the reference row is what real data scores under the same protocol.
+Inception, and, where the protocol asks, precision and recall (Kynkäänniemi et al. 2019),
+density and coverage (Naeem et al. 2020) against the same images and the data-copying test C_T
+(Meehan et al. 2020) against ``copying_train_images`` training images. A second, Inception-only
+protocol (Lucic et al. 2018: FID of 10,000 samples against the 10,000 test images) makes an
+entry comparable with the published tables. 2D toy data: modes, high-quality fraction and exact
+W1 of ``num_samples`` samples against as many true ones. Each value is the mean over the seeds,
+its spread their standard deviation; the reference row is what real data scores under the same
+protocol.
 """
 
 from __future__ import annotations
@@ -20,13 +25,16 @@ from lightning_wgen.metrics import (
     evaluate_images,
     exact_w1,
     feature_extractor,
+    frechet_distance,
     mode_metrics,
     real_features,
 )
+from lightning_wgen.metrics.fidelity import copying_test, density_coverage, precision_recall
 
 # the data sets with a domain feature extractor of their own (the others use Inception)
 EXTRACTOR_OF_DATASET = {"mnist": "mnist", "fashion_mnist": "fashion_mnist"}
 SEEDS = (0, 1, 2)
+COPYING_CELLS = 20  # Meehan et al. 2020 use 20 to 50 k-means cells on MNIST
 
 
 def is_toy(datamodule: Any) -> bool:
@@ -45,11 +53,28 @@ def default_protocol(
             "real": "as many true samples, drawn with seed + 1",
             "spread": "standard deviation over the seeds",
         }
+    extractor = EXTRACTOR_OF_DATASET.get(dataset, "inception")
+    metrics = ["fid", "kid", "is"] if extractor != "inception" else ["fid", "kid"]
+    return image_protocol(datamodule, extractor, metrics, seeds=seeds, num_samples=num_samples)
+
+
+def image_protocol(
+    datamodule: Any,
+    extractor: str,
+    metrics: list[str],
+    *,
+    seeds=SEEDS,
+    num_samples: int | None = None,
+    fidelity: bool = True,
+) -> dict[str, Any]:
+    """``metrics`` of ``extractor``'s features for ``num_samples`` samples (10,000) per seed
+    against up to 10,000 test images; with ``fidelity``, also precision/recall, density/coverage
+    and C_T (20 k-means cells of up to 10,000 training images)."""
     num_real = min(10_000, datamodule.split_size("test"))
-    return {
+    protocol = {
         "kind": "image",
-        "extractor": EXTRACTOR_OF_DATASET.get(dataset, "inception"),
-        "metrics": ["fid", "kid", "is"],
+        "extractor": extractor,
+        "metrics": list(metrics),
         "num_samples": num_samples or 10_000,
         "num_real": num_real,
         "split": "test",
@@ -58,9 +83,26 @@ def default_protocol(
         "spread": "standard deviation over the seeds",
         "reference": f"{num_real} training images against the {num_real} evaluation images",
     }
+    if fidelity:
+        protocol.update(
+            fidelity=True,
+            copying_train_images=min(10_000, datamodule.split_size("train")),
+            copying_cells=COPYING_CELLS,
+        )
+    return protocol
 
 
-def _summary(per_seed: list[dict[str, float]]) -> dict[str, dict[str, Any]]:
+def inception_protocol(datamodule: Any, *, seeds=(0,), num_samples: int | None = None) -> dict:
+    """Lucic et al. 2018's protocol: Inception FID of 10,000 samples against the 10,000 test
+    images (grayscale repeated to RGB, bilinear to 299), with the fidelity metrics beside it."""
+    protocol = image_protocol(
+        datamodule, "inception", ["fid"], seeds=seeds, num_samples=num_samples
+    )
+    return {"name": "Lucic et al. 2018", **protocol}
+
+
+def summary(per_seed: list[dict[str, float]]) -> dict[str, dict[str, Any]]:
+    """Per metric: the mean over the seeds' values, their standard deviation and the values."""
     out = {}
     for key in per_seed[0]:
         values = [run[key] for run in per_seed]
@@ -70,16 +112,17 @@ def _summary(per_seed: list[dict[str, float]]) -> dict[str, dict[str, Any]]:
 
 
 def _image_quality(datamodule: Any, protocol: dict[str, Any]) -> ImageQuality:
-    quality = ImageQuality(feature_extractor(protocol["extractor"]), protocol["metrics"])
-    features = real_features(
-        quality,
-        datamodule,
-        num_images=protocol["num_real"],
-        split=protocol["split"],
-        seed=protocol["real_subset_seed"],
-    )
-    quality.set_real_features(features)
+    extractor = feature_extractor(protocol["extractor"])
+    quality = ImageQuality(extractor, protocol["metrics"], fidelity=protocol.get("fidelity", False))
+    quality.set_real_features(_real(quality, datamodule, protocol, "test"))
     return quality
+
+
+def _real(quality: ImageQuality, datamodule: Any, protocol: dict[str, Any], split: str):
+    """The (cached) features of the protocol's real images of ``split``."""
+    count = protocol["num_real"] if split == "test" else protocol["copying_train_images"]
+    seed = protocol["real_subset_seed"]
+    return real_features(quality, datamodule, num_images=count, split=split, seed=seed)
 
 
 def measure(model: Any, datamodule: Any, protocol: dict[str, Any]) -> dict[str, dict[str, Any]]:
@@ -89,12 +132,32 @@ def measure(model: Any, datamodule: Any, protocol: dict[str, Any]) -> dict[str, 
     if protocol["kind"] == "toy":
         for seed in protocol["seeds"]:
             runs.append(_toy_metrics(model.sample(n, seed=seed).float().cpu(), datamodule, seed))
-        return _summary(runs)
+        return summary(runs)
     quality = _image_quality(datamodule, protocol)
+    train = _real(quality, datamodule, protocol, "train") if "copying_cells" in protocol else None
     for seed in protocol["seeds"]:
         values = evaluate_images(model, quality, num_samples=n, seed=seed)
+        if train is not None:
+            fake = torch.cat(quality.fake_features)
+            copying = copying_test(
+                train, quality.real_features, fake, cells=protocol["copying_cells"]
+            )
+            values.update({f"{k}{quality.suffix}": v for k, v in copying.items()})
         runs.append({k: v for k, v in values.items() if not k.endswith("_std")})
-    return _summary(runs)
+    return summary(runs)
+
+
+def feature_metrics(
+    train: torch.Tensor, test: torch.Tensor, fake: torch.Tensor, protocol: dict[str, Any]
+) -> dict[str, float]:
+    """What :func:`measure` gives for one seed of an FID protocol with fidelity, from features
+    already computed (``benchmarks/inception_fid.py`` reads them from disk): FID, precision,
+    recall, density, coverage and C_T, named after the extractor."""
+    suffix = "" if protocol["extractor"] == "inception" else f"_{protocol['extractor']}"
+    values = {"fid": frechet_distance(test, fake), **precision_recall(test, fake)}
+    values.update(density_coverage(test, fake))
+    values.update(copying_test(train, test, fake, cells=protocol["copying_cells"]))
+    return {f"{k}{suffix}": v for k, v in values.items()}
 
 
 def reference(datamodule: Any, protocol: dict[str, Any]) -> dict[str, float]:

@@ -27,8 +27,10 @@ REQUIRED = ("family", "dataset", "config", "sha256", "size")
 class ModelEntry:
     """One published model: what it is, the config that rebuilds it, where its weights are and
     their sha256, the metrics with the protocol that measured them (and the reference rows of
-    real data), and how it was trained. ``file`` (relative to the manifest) or ``url`` says
-    where the weights are; keys this version does not know are kept in ``extra``."""
+    real data), the Inception metrics of the published protocol (``inception``: ``metrics``,
+    ``reference``, ``protocol``, ``measured``), and how it was trained. ``file`` (relative to
+    the manifest) or ``url`` says where the weights are; keys this version does not know are
+    kept in ``extra``."""
 
     family: str
     dataset: str
@@ -42,6 +44,7 @@ class ModelEntry:
     metrics: dict[str, Any] = field(default_factory=dict)
     reference: dict[str, Any] = field(default_factory=dict)
     protocol: dict[str, Any] = field(default_factory=dict)
+    inception: dict[str, Any] = field(default_factory=dict)
     data: dict[str, Any] = field(default_factory=dict)
     data_licence: str = ""
     training: dict[str, Any] = field(default_factory=dict)
@@ -68,6 +71,8 @@ class ModelEntry:
     def to_dict(self) -> dict[str, Any]:
         """The entry as the manifest's JSON holds it, in the order of ``ENTRY_ORDER``."""
         values = {k: v for k, v in asdict(self).items() if k != "extra" and v is not None}
+        if not values["inception"]:  # measured for some models only
+            del values["inception"]
         ordered = {k: values.pop(k) for k in ENTRY_ORDER if k in values}
         return {**ordered, **values, **self.extra}
 
@@ -75,8 +80,8 @@ class ModelEntry:
 # the order of an entry's keys in the file: what it is first, how it was made last
 ENTRY_ORDER = (
     "family", "dataset", "resolution", "parameters", "file", "url", "sha256", "size", "metrics",
-    "reference", "protocol", "config", "data", "data_licence", "training", "library_version",
-    "date",
+    "reference", "protocol", "inception", "config", "data", "data_licence", "training",
+    "library_version", "date",
 )  # fmt: skip
 
 
