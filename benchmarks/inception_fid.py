@@ -55,7 +55,7 @@ def stored(folder: Path) -> torch.Tensor | None:
 
 def main() -> None:
     from lightning_wgen.data import MNISTDataModule
-    from lightning_wgen.metrics import fidelity, frechet_distance
+    from lightning_wgen.metrics import fidelity
     from lightning_wgen.zoo import Manifest
     from lightning_wgen.zoo.evaluation import feature_metrics, inception_protocol, summary
 
@@ -75,8 +75,7 @@ def main() -> None:
     data.setup("fit")
     protocol = inception_protocol(data)
     timing = json.loads((folder / "timing.json").read_text())
-    real = {"fid": frechet_distance(test, train), **fidelity.precision_recall(test, train)}
-    reference = {**real, **fidelity.density_coverage(test, train)}
+    reference = feature_metrics(None, test, train, protocol)  # training images as the samples
     print("train vs test", json.dumps({k: round(v, 4) for k, v in reference.items()}))
     manifest = Manifest.read()
     rows = {}

@@ -114,13 +114,13 @@ def summary(per_seed: list[dict[str, float]]) -> dict[str, dict[str, Any]]:
 def _image_quality(datamodule: Any, protocol: dict[str, Any]) -> ImageQuality:
     extractor = feature_extractor(protocol["extractor"])
     quality = ImageQuality(extractor, protocol["metrics"], fidelity=protocol.get("fidelity", False))
-    quality.set_real_features(_real(quality, datamodule, protocol, "test"))
+    evaluated = _real(quality, datamodule, protocol, protocol["split"], protocol["num_real"])
+    quality.set_real_features(evaluated)
     return quality
 
 
-def _real(quality: ImageQuality, datamodule: Any, protocol: dict[str, Any], split: str):
-    """The (cached) features of the protocol's real images of ``split``."""
-    count = protocol["num_real"] if split == "test" else protocol["copying_train_images"]
+def _real(quality: ImageQuality, datamodule: Any, protocol: dict, split: str, count: int):
+    """The (cached) features of ``count`` real images of ``split``, the protocol's subset."""
     seed = protocol["real_subset_seed"]
     return real_features(quality, datamodule, num_images=count, split=split, seed=seed)
 
@@ -134,7 +134,10 @@ def measure(model: Any, datamodule: Any, protocol: dict[str, Any]) -> dict[str, 
             runs.append(_toy_metrics(model.sample(n, seed=seed).float().cpu(), datamodule, seed))
         return summary(runs)
     quality = _image_quality(datamodule, protocol)
-    train = _real(quality, datamodule, protocol, "train") if "copying_cells" in protocol else None
+    train = None
+    if "copying_cells" in protocol:
+        count = protocol["copying_train_images"]
+        train = _real(quality, datamodule, protocol, "train", count)
     for seed in protocol["seeds"]:
         values = evaluate_images(model, quality, num_samples=n, seed=seed)
         if train is not None:
@@ -148,15 +151,17 @@ def measure(model: Any, datamodule: Any, protocol: dict[str, Any]) -> dict[str, 
 
 
 def feature_metrics(
-    train: torch.Tensor, test: torch.Tensor, fake: torch.Tensor, protocol: dict[str, Any]
+    train: torch.Tensor | None, test: torch.Tensor, fake: torch.Tensor, protocol: dict[str, Any]
 ) -> dict[str, float]:
     """What :func:`measure` gives for one seed of an FID protocol with fidelity, from features
     already computed (``benchmarks/inception_fid.py`` reads them from disk): FID, precision,
-    recall, density, coverage and C_T, named after the extractor."""
+    recall, density and coverage against ``test``, and C_T against ``train`` unless it is None
+    (the reference row, where the "samples" are training images), named after the extractor."""
     suffix = "" if protocol["extractor"] == "inception" else f"_{protocol['extractor']}"
     values = {"fid": frechet_distance(test, fake), **precision_recall(test, fake)}
     values.update(density_coverage(test, fake))
-    values.update(copying_test(train, test, fake, cells=protocol["copying_cells"]))
+    if train is not None:
+        values.update(copying_test(train, test, fake, cells=protocol["copying_cells"]))
     return {f"{k}{suffix}": v for k, v in values.items()}
 
 
