@@ -27,7 +27,7 @@ from lightning_wgen.losses import (
     wasserstein_generator_loss,
 )
 from lightning_wgen.models.base import GenerativeModule
-from lightning_wgen.models.ema import averaged_generator
+from lightning_wgen.models.ema import averaged_generator, update_average
 from lightning_wgen.models.optimizers import OptimizerFactory, build_optimizer, hparams_ignore
 
 Critic = Callable[[Tensor], Tensor]  # samples to scores (or features)
@@ -119,10 +119,6 @@ class AdversarialModule(GenerativeModule):
         critic_warmup = self.paper_critic_warmup if critic_warmup is None else critic_warmup
         if n_critic < 1:
             raise ConfigError(f"n_critic must be >= 1, got {n_critic}; use 5 as in WGAN/WGAN-GP.")
-        if ema_decay is not None and not 0.0 < ema_decay < 1.0:
-            raise ConfigError(f"ema_decay must be in (0, 1) or None, got {ema_decay}; try 0.999.")
-        if ema_start < 0:
-            raise ConfigError(f"ema_start must be >= 0 generator steps, got {ema_start}.")
         if not hasattr(generator, "latent_dim"):
             raise ConfigError(
                 f"generator {type(generator).__name__} has no `latent_dim` attribute; the module "
@@ -137,10 +133,7 @@ class AdversarialModule(GenerativeModule):
         self.n_critic, self.critic_warmup = n_critic, critic_warmup
         # the optimizer factories, built in optimizers_to_build
         self.generator_optimizer, self.critic_optimizer = generator_optimizer, critic_optimizer
-        self.generator_ema = (
-            averaged_generator(generator, ema_decay, ema_warmup) if ema_decay is not None else None
-        )
-        self.ema_start = ema_start
+        self.generator_ema = averaged_generator(generator, ema_decay, ema_warmup, ema_start)
         self.critic_steps_in_cycle = 0
         self._batch_size = 0
 
@@ -260,10 +253,7 @@ class AdversarialModule(GenerativeModule):
             fake = self.generator(self.training_noise(self._batch_size))
             g_loss = self.generator_objective(fake, real)
             self.step_if_finite(opt_g, g_loss, {"gen/loss": g_loss}, "generator update")
-        if self.generator_ema is not None:
-            if self.generator_steps < self.ema_start:
-                self.generator_ema.n_averaged.zero_()  # the next update copies the weights
-            self.generator_ema.update_parameters(self.generator)
+        update_average(self.generator_ema, self.generator, self.generator_steps)
         self.critic_steps_in_cycle = 0
 
         logs["gen/loss"] = g_loss.detach()

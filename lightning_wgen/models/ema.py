@@ -6,6 +6,8 @@ import torch
 from torch import Tensor, nn
 from torch.optim.swa_utils import AveragedModel
 
+from lightning_wgen.errors import ConfigError
+
 
 def ema_decay_at(decay: float, updates: int, warmup: bool = True) -> float:
     """The decay of the average's next update after ``updates`` earlier ones.
@@ -18,10 +20,19 @@ def ema_decay_at(decay: float, updates: int, warmup: bool = True) -> float:
     return min(decay, (1 + updates) / (10 + updates)) if warmup else decay
 
 
-def averaged_generator(generator: nn.Module, decay: float, warmup: bool = True) -> AveragedModel:
-    """``torch.optim.swa_utils.AveragedModel`` of ``generator`` (buffers averaged too): the first
-    update copies the weights, update ``t`` then takes ``W_ema <- d W_ema + (1 - d) W`` with
-    ``d = ema_decay_at(decay, t, warmup)``."""
+def averaged_generator(
+    generator: nn.Module, decay: float | None, warmup: bool = True, start: int = 0
+) -> AveragedModel | None:
+    """``torch.optim.swa_utils.AveragedModel`` of ``generator`` (buffers averaged too), or None
+    when ``decay`` is None: the first update copies the weights, update ``t`` then takes
+    ``W_ema <- d W_ema + (1 - d) W`` with ``d = ema_decay_at(decay, t, warmup)``. Before
+    generator step ``start`` (see :func:`update_average`) the average copies the generator."""
+    if decay is not None and not 0.0 < decay < 1.0:
+        raise ConfigError(f"ema_decay must be in (0, 1) or None, got {decay}; try 0.999.")
+    if start < 0:
+        raise ConfigError(f"ema_start must be >= 0 generator steps, got {start}.")
+    if decay is None:
+        return None
 
     @torch.no_grad()
     def update(averaged: list[Tensor], current: list[Tensor], updates: Tensor) -> None:
@@ -31,4 +42,15 @@ def averaged_generator(generator: nn.Module, decay: float, warmup: bool = True) 
         else:
             torch._foreach_copy_(averaged, current)
 
-    return AveragedModel(generator, multi_avg_fn=update, use_buffers=True)
+    average = AveragedModel(generator, multi_avg_fn=update, use_buffers=True)
+    average.start = start
+    return average
+
+
+def update_average(average: AveragedModel | None, generator: nn.Module, step: int) -> None:
+    """Fold ``generator`` into ``average`` after generator step ``step`` (nothing if None)."""
+    if average is None:
+        return
+    if step < average.start:
+        average.n_averaged.zero_()  # the next update copies the weights
+    average.update_parameters(generator)
