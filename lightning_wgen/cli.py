@@ -215,6 +215,15 @@ def _quiet_known_warnings() -> None:
     warnings.filterwarnings("ignore", ".*Total length of `list` across ranks is zero.*")
     # "Seed set to 0" on stderr before every run and every one-line error
     logging.getLogger("lightning.fabric.utilities.seed").setLevel(logging.WARNING)
+    # wgen's TrainingClock is the Timer and takes the trainer's max_time as its limit, so
+    # Lightning's "Ignoring `Trainer(max_time=...)`" would wrongly say the limit is ignored
+    rank_zero = logging.getLogger("lightning.pytorch.utilities.rank_zero")
+    if _not_ignoring_max_time not in rank_zero.filters:
+        rank_zero.addFilter(_not_ignoring_max_time)
+
+
+def _not_ignoring_max_time(record: logging.LogRecord) -> bool:
+    return "Ignoring `Trainer(max_time=...)`" not in record.getMessage()
 
 
 def _cli(args: list[str] | None, run: bool = True) -> WGenCLI:

@@ -9,9 +9,10 @@ from layouts import build_celeba_official, build_cifar10
 from lightning_wgen.cli import build_from_config
 
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"
-# configs/zoo: the published models' recipes; configs/logger: overlays for any run
+# configs/zoo: the published models' recipes; configs/logger: overlays for any run;
+# configs/cpu: recipes for a few minutes on a laptop CPU
 FAMILIES = sorted(
-    p.name for p in CONFIGS.iterdir() if p.is_dir() and p.name not in ("zoo", "logger")
+    p.name for p in CONFIGS.iterdir() if p.is_dir() and p.name not in ("zoo", "logger", "cpu")
 )
 DATASETS = ("toy", "mnist", "fashion_mnist", "cifar10", "celeba")
 AUTOENCODERS = ("aae", "aeot", "vae", "wae_gan", "wae_mmd")  # image data only
@@ -105,3 +106,20 @@ def test_zoo_recipe_trains_on_real_data(config, overlay, mnist_dir, tmp_path):
 
 def count(net) -> int:
     return sum(p.numel() for p in net.parameters())
+
+
+CPU_RECIPES = sorted(p.stem for p in (CONFIGS / "cpu").glob("*.yaml"))
+
+
+@pytest.mark.parametrize("recipe", CPU_RECIPES)  # one per data set: cpu/<data set>.yaml
+def test_cpu_recipe_trains_mlps_from_memory_on_real_data(recipe, data_dirs, tmp_path):
+    model, data = build_from_config(
+        CONFIGS / "cpu" / f"{recipe}.yaml",
+        f"--data.init_args.data_dir={data_dirs[recipe]}",
+        "--data.init_args.download=false",
+        "--model.init_args.max_generator_steps=2",
+    )
+    assert type(model.generator).__name__ == "MLPImageGenerator" and data.in_memory
+    quiet_trainer(default_root_dir=tmp_path).fit(model, data)
+    assert model.generator_steps == 2
+    assert model.sample(4, seed=0).shape[1:] == data.image_shape

@@ -101,3 +101,24 @@ def test_model_with_the_wrong_image_size_stops_with_one_line(fashion_dir):
     assert str(err.value).startswith(
         "the data gives samples of shape (1, 28, 28) but the generator makes (2,)"
     )
+
+
+@pytest.mark.parametrize("image_size", [28, 32, 16], ids=["held", "padded", "resized"])
+@pytest.mark.parametrize("return_labels", [False, True])
+def test_in_memory_training_split_gives_the_same_batches(fashion_dir, image_size, return_labels):
+    # 28: torchvision's own uint8 tensor; 32 and 16: decoded once through the transform
+    options = {"image_size": image_size, "return_labels": return_labels, "val_split": 0.1}
+    per_item, in_memory = (
+        fashion(fashion_dir, **options),
+        fashion(fashion_dir, in_memory=True, **options),
+    )
+    assert in_memory.val_set.indices == per_item.val_set.indices
+    for loader in ("train_dataloader", "val_dataloader"):
+        expected = list(getattr(per_item, loader)())
+        found = list(getattr(in_memory, loader)())
+        assert len(found) == len(expected) > 0
+        for a, b in zip(expected, found, strict=True):
+            if return_labels:
+                assert torch.equal(a[0], b[0]) and torch.equal(a[1], b[1])
+            else:
+                assert torch.equal(a, b) and b.dtype == torch.float32

@@ -8,6 +8,8 @@ from lightning_wgen.nets import (
     DCGANGenerator,
     MLPCritic,
     MLPGenerator,
+    MLPImageCritic,
+    MLPImageGenerator,
     ResNetCritic,
     ResNetGenerator,
     spectral_normalized,
@@ -105,3 +107,38 @@ def test_mlp_shapes():
     assert gen.latent_dim == 3
     assert critic(gen(torch.randn(7, 3))).shape == (7,)
     assert MLPCritic(hidden_features=8, out_features=5)(torch.randn(7, 2)).shape == (7, 5)
+
+
+def test_mlp_image_networks_are_the_textbook_pair():
+    gen, critic = MLPImageGenerator(), MLPImageCritic()
+    # 100-128-256-512-1024-784 with batch norm after the last three hidden layers, 784-512-256-1:
+    # hand-counted weights + biases (+ the norms' scale and shift)
+    linear_g = 100 * 128 + 128 + 128 * 256 + 256 + 256 * 512 + 512 + 512 * 1024 + 1024
+    linear_g += 1024 * 784 + 784
+    assert sum(p.numel() for p in gen.parameters()) == linear_g + 2 * (256 + 512 + 1024)
+    assert sum(isinstance(m, nn.BatchNorm1d) for m in gen.modules()) == 3
+    assert sum(p.numel() for p in critic.parameters()) == 784 * 512 + 512 + 512 * 256 + 256 + 257
+    images = gen(torch.randn(5, 100))
+    assert images.shape == (5, 1, 28, 28)
+    assert images.abs().max() <= 1.0
+    assert critic(images).shape == (5,)
+    # no batch norm in the critic: a sample's score does not depend on the batch (the penalty)
+    torch.testing.assert_close(critic(images)[:2], critic(images[:2]))
+    rgb = MLPImageGenerator(
+        latent_dim=8, channels=3, image_size=32, hidden_features=[16], batch_norm=False
+    )
+    assert not any(isinstance(m, nn.BatchNorm1d) for m in rgb.modules())
+    assert rgb(torch.randn(2, 8)).shape == (2, 3, 32, 32)
+
+
+def test_bad_mlp_image_arguments_say_what_to_set():
+    with pytest.raises(
+        ConfigError, match=r"hidden_features .* got \[\]; try \[128, 256, 512, 1024\]"
+    ):
+        MLPImageGenerator(hidden_features=[])
+    with pytest.raises(ConfigError, match=r"got \[512, 0\]"):
+        MLPImageCritic(hidden_features=[512, 0])
+    with pytest.raises(
+        ConfigError, match=r"expects images of shape \(B, 1, 28, 28\), got \(2, 3, 32, 32\)"
+    ):
+        MLPImageCritic()(torch.zeros(2, 3, 32, 32))

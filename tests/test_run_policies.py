@@ -2,6 +2,7 @@
 optimizer settings on resume, the training clock, speed options), each once, each a callback
 that a plain ``Trainer`` takes too (docs/architecture.md)."""
 
+import logging
 from pathlib import Path
 
 import pytest
@@ -35,7 +36,16 @@ def test_fit_policies_add_each_kind_once_and_leave_those_given():
 
 def test_wgen_adds_the_policies_with_max_time_as_the_clocks_limit_and_the_speed_section():
     args = ["--config", str(QUICKSTART), "--trainer.logger=false", "--trainer.max_time=00:00:02:00"]
-    cli = _cli([*args, "--speed.channels_last=true"], run=False)
+    said = []  # what Lightning's rank-zero logger lets through
+    handler = logging.Handler(logging.INFO)
+    handler.emit = lambda record: said.append(record.getMessage())
+    rank_zero = logging.getLogger("lightning.pytorch.utilities.rank_zero")
+    rank_zero.addHandler(handler)
+    try:
+        cli = _cli([*args, "--speed.channels_last=true"], run=False)
+    finally:
+        rank_zero.removeHandler(handler)
+    assert said and not any("max_time" in line for line in said)  # the limit is not "ignored"
     callbacks = cli.trainer.callbacks
     for kind in KINDS:
         assert sum(isinstance(c, kind) for c in callbacks) == 1, kind

@@ -17,6 +17,7 @@ from torch import Tensor
 from torch.utils.data import DataLoader, Dataset, Subset
 from torchvision import transforms
 
+from lightning_wgen.data.in_memory import InMemoryImages
 from lightning_wgen.data.resumable import ResumableLoader
 from lightning_wgen.errors import ConfigError, CorruptImageError, DatasetNotFoundError
 
@@ -107,6 +108,8 @@ class ImageDataModule(L.LightningDataModule):
         download: let torchvision download what is missing.
         seed: seed of the training order.
         split_seed: seed of the train/validation split.
+        in_memory: decode the training split once into 8-bit pixels in memory (N*C*H*W bytes:
+            47 MB for MNIST) instead of at every batch; the same images, far faster on a CPU.
     """
 
     name: str = "images"
@@ -126,6 +129,7 @@ class ImageDataModule(L.LightningDataModule):
         download: bool = True,
         seed: int = 0,
         split_seed: int = 0,
+        in_memory: bool = False,
     ) -> None:
         super().__init__()
         # A Path in the saved hyperparameters would make checkpoints unloadable with
@@ -149,7 +153,7 @@ class ImageDataModule(L.LightningDataModule):
         self.batch_size, self.image_size, self.val_split = batch_size, image_size, val_split
         self.return_labels, self.drop_last, self.download = return_labels, drop_last, download
         self.num_workers = default_num_workers() if num_workers is None else num_workers
-        self.seed, self.split_seed = seed, split_seed
+        self.seed, self.split_seed, self.in_memory = seed, split_seed, in_memory
         self.train_set: Dataset | None = None
         self.val_set: Dataset | None = None
         self._opened: dict[str, tuple[Dataset, Sequence[str] | None]] = {}
@@ -185,6 +189,8 @@ class ImageDataModule(L.LightningDataModule):
         full = self._items(*self._split("train"), return_labels=self.return_labels)
         if len(full) == 0:
             raise DatasetNotFoundError(f"{self.name} has no training images in {self.data_dir}.")
+        if self.in_memory:
+            full = self._decoded(full)
         n_val = self._num_val(len(full))
         if n_val == 0:
             self.train_set = full
@@ -254,6 +260,10 @@ class ImageDataModule(L.LightningDataModule):
         self, dataset: Dataset, paths: Sequence[str] | None, return_labels: bool
     ) -> LabelledImages:
         return LabelledImages(dataset, self.transform(), return_labels, paths)
+
+    def _decoded(self, items: LabelledImages) -> InMemoryImages:
+        """The training split in memory; a data set that holds its pixels overrides this."""
+        return InMemoryImages.decode(items, self.return_labels)
 
     def _num_val(self, n: int) -> int:
         n_val = round(self.val_split * n) if self.val_split < 1 else int(self.val_split)

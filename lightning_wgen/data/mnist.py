@@ -10,7 +10,8 @@ from torch.utils.data import Dataset
 from torchvision import datasets, transforms
 
 from lightning_wgen.checkpoint_io import atomic_write
-from lightning_wgen.data.images import ImageDataModule
+from lightning_wgen.data.images import ImageDataModule, LabelledImages
+from lightning_wgen.data.in_memory import InMemoryImages
 from lightning_wgen.errors import DatasetNotFoundError
 
 
@@ -36,6 +37,12 @@ class MNISTDataModule(ImageDataModule):
         if self.image_size == 32:
             return [transforms.Pad(2, fill=0)]
         return super().geometry()
+
+    def _decoded(self, items: LabelledImages) -> InMemoryImages:
+        if self.image_size != self.native_size:
+            return super()._decoded(items)
+        dataset = items.dataset  # torchvision holds the 8-bit pixels: (N, 28, 28) and labels
+        return InMemoryImages(dataset.data.unsqueeze(1), dataset.targets, self.return_labels)
 
     def _open(self, split: str) -> tuple[Dataset, Sequence[str] | None]:
         self._extract_local_archives()

@@ -4,6 +4,7 @@ from lightning_wgen.nets.autoencoder import ConvDecoder, ConvEncoder
 from lightning_wgen.nets.classifier import ConvClassifier
 from lightning_wgen.nets.dcgan import DCGANCritic, DCGANGenerator
 from lightning_wgen.nets.mlp import MLPCritic, MLPGenerator
+from lightning_wgen.nets.mlp_image import MLPImageCritic, MLPImageGenerator
 from lightning_wgen.nets.resnet import ResNetCritic, ResNetGenerator
 from lightning_wgen.nets.spectral import spectral_normalized
 
@@ -15,6 +16,8 @@ __all__ = [
     "DCGANGenerator",
     "MLPCritic",
     "MLPGenerator",
+    "MLPImageCritic",
+    "MLPImageGenerator",
     "ResNetCritic",
     "ResNetGenerator",
     "spectral_normalized",
