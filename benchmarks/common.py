@@ -1,4 +1,5 @@
-"""What the benchmarks share: a bare Trainer, merging result records, rewriting a doc's table."""
+"""What the benchmarks share: a bare Trainer, merging result records, rewriting a doc's table,
+and the gradient penalty of the plain PyTorch loops they race against."""
 
 from __future__ import annotations
 
@@ -7,6 +8,18 @@ import statistics
 from pathlib import Path
 
 import lightning as L
+import torch
+from torch import Tensor, nn
+
+
+def plain_gradient_penalty(critic: nn.Module, real: Tensor, fake: Tensor) -> Tensor:
+    """WGAN-GP's two-sided penalty as the single-file scripts write it (no library code): mean
+    ``(||grad D(x_hat)|| - 1)^2`` on random interpolates of image batches (Gulrajani et al. 2017,
+    Eq. 3)."""
+    alpha = torch.rand(real.shape[0], 1, 1, 1)
+    mix = (alpha * real + (1 - alpha) * fake).requires_grad_(True)
+    (grad,) = torch.autograd.grad(critic(mix).sum(), mix, create_graph=True)
+    return (grad.flatten(1).norm(dim=1) - 1).square().mean()
 
 
 def bare_trainer() -> L.Trainer:

@@ -31,8 +31,8 @@ from pathlib import Path
 
 import lightning as L
 import torch
-from common import bare_trainer, rewrite_table
-from torch import Tensor, nn
+from common import bare_trainer, plain_gradient_penalty, rewrite_table
+from torch import nn
 
 from lightning_wgen.cli import build_from_config
 from lightning_wgen.data import MNISTDataModule
@@ -65,9 +65,9 @@ class Judge:
 
     def __call__(self, sampler, inception: bool) -> dict[str, float]:
         values = evaluate_images(sampler, self.qualities["mnist"], num_samples=self.num_samples)
-        if sampler.has_raw:
+        if getattr(sampler, "generator_ema", None) is not None:
             raw = evaluate_images(
-                sampler.raw(), self.qualities["mnist"], num_samples=self.num_samples
+                RawGenerator(sampler), self.qualities["mnist"], num_samples=self.num_samples
             )
             values["fid_mnist_raw"] = raw["fid_mnist"]
         if inception and "inception" in self.qualities:
@@ -100,8 +100,6 @@ class Clock:
 class Sampler:
     """``sample_batches`` of a plain generator (eval mode, no grad), as ``evaluate_images`` asks."""
 
-    has_raw = False
-
     def __init__(self, generator: nn.Module, latent_dim: int) -> None:
         self.generator, self.latent_dim = generator, latent_dim
 
@@ -116,18 +114,14 @@ class Sampler:
         self.generator.train(was_training)
 
 
-class OursSampler(Sampler):
-    """Our module: ``sample_batches`` from what ``wgen sample`` uses; ``raw()``: no EMA."""
+class RawGenerator:
+    """Our module's ``sample_batches`` without its EMA (``fid_mnist_raw``)."""
 
     def __init__(self, model: L.LightningModule) -> None:
         self.model = model
-        self.has_raw = getattr(model, "generator_ema", None) is not None
 
     def sample_batches(self, n: int, seed: int = 0, batch_size: int = 250):
-        return self.model.sample_batches(n, seed=seed, batch_size=batch_size)
-
-    def raw(self) -> Sampler:
-        return Sampler(self.model.generator, self.model.generator.latent_dim)
+        return self.model.sample_batches(n, seed=seed, batch_size=batch_size, ema=False)
 
 
 class ClockCallback(L.Callback):
@@ -152,8 +146,7 @@ def run_ours(
     if recipe == "zoo":  # the zoo decays its rates to zero over 20,000 steps; keep them constant
         overrides += ["--model.init_args.lr_decay=constant"]
     model, data = build_from_config(CONFIGS[recipe], *overrides)
-    sampler = OursSampler(model)
-    clock = Clock(marks, lambda last: judge(sampler, last))
+    clock = Clock(marks, lambda last: judge(model, last))
     trainer = bare_trainer()
     trainer.callbacks.append(ClockCallback(clock))
     trainer.fit(model, data)
@@ -180,13 +173,6 @@ def plain_networks(latent_dim: int = 100) -> tuple[nn.Module, nn.Module]:
     return generator, critic
 
 
-def gradient_penalty(critic: nn.Module, real: Tensor, fake: Tensor) -> Tensor:
-    alpha = torch.rand(real.shape[0], 1, 1, 1)
-    mix = (alpha * real + (1 - alpha) * fake).requires_grad_(True)
-    (grad,) = torch.autograd.grad(critic(mix).sum(), mix, create_graph=True)
-    return ((grad.flatten(1).norm(dim=1) - 1) ** 2).mean()
-
-
 def run_plain(seed: int, data_dir: str, marks: list[float], judge: Judge) -> list:
     torch.manual_seed(seed)
     data = MNISTDataModule(data_dir=data_dir, batch_size=64, download=False, num_workers=0)
@@ -202,7 +188,7 @@ def run_plain(seed: int, data_dir: str, marks: list[float], judge: Judge) -> lis
             real = images_of(real)
             fake = generator(torch.randn(real.shape[0], 100))
             loss_c = critic(fake.detach()).mean() - critic(real).mean()
-            loss_c = loss_c + 10.0 * gradient_penalty(critic, real, fake.detach())
+            loss_c = loss_c + 10.0 * plain_gradient_penalty(critic, real, fake.detach())
             opt_c.zero_grad()
             loss_c.backward()
             opt_c.step()

@@ -48,7 +48,7 @@ from pathlib import Path
 
 import lightning as L
 import torch
-from common import bare_trainer, rewrite_table, spread
+from common import bare_trainer, plain_gradient_penalty, rewrite_table, spread
 from torch import Tensor, nn
 from torch.utils.data import DataLoader, IterableDataset
 
@@ -200,10 +200,7 @@ def wgan_gp_pair(
                 real = next(real_batches)
                 with torch.no_grad():
                     fake = g(torch.randn(BATCH, 128))
-                alpha = torch.rand(BATCH, 1, 1, 1)
-                x = (alpha * real + (1 - alpha) * fake).requires_grad_(True)
-                (grad,) = torch.autograd.grad(d(x).sum(), x, create_graph=True)
-                penalty = (grad.flatten(1).norm(dim=1) - 1).square().mean()
+                penalty = plain_gradient_penalty(d, real, fake)
                 loss = d(fake).mean() - d(real).mean() + 10.0 * penalty
                 opt_d.zero_grad(set_to_none=True)
                 loss.backward()
