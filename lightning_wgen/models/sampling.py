@@ -4,11 +4,13 @@ the noise its training steps draw (the same under DDP as in one process)."""
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from typing import Any
 
 import torch
 from torch import Tensor, nn
 
 from lightning_wgen.errors import ConfigError
+from lightning_wgen.refine import refine_samples
 
 
 class Sampling:
@@ -64,13 +66,18 @@ class Sampling:
 
     @torch.no_grad()
     def sample(
-        self, n: int, *, seed: int | None = None, ema: bool = True, batch_size: int = 1024
-    ) -> Tensor:
+        self, n: int, *, seed: int | None = None, ema: bool = True, batch_size: int = 1024,
+        refine: str | None = None, **refine_options: Any,
+    ) -> Tensor:  # fmt: skip
         """``n`` samples in data space (points, or images in [-1, 1]) on the module's device.
 
         The same ``seed`` gives the same samples on any device. Uses the EMA generator when there
-        is one and ``ema`` is true; the networks are put in eval mode for the call.
+        is one and ``ema`` is true, in eval mode. ``refine`` ("dot", "dot_latent", "drs", "mh")
+        moves or filters them with the critic (:func:`lightning_wgen.refine.refine_samples`).
         """
+        if refine is not None:
+            options = {"seed": seed, "ema": ema, "batch_size": batch_size, **refine_options}
+            return refine_samples(self, n, refine, **options)
         return torch.cat(list(self.sample_batches(n, seed=seed, ema=ema, batch_size=batch_size)))
 
     def sample_batches(
