@@ -158,6 +158,11 @@ def refine_samples(
     of ``chain_length`` proposals and keeps those that accepted one."""
     if method not in METHODS:
         raise ConfigError(f"refine must be one of {METHODS}, got {method!r}.")
+    if "critic" in getattr(model, "untrained_networks", ()):
+        raise ConfigError(
+            f"refine={method!r} needs the trained critic, and this model was loaded from a file "
+            "that holds only what sampling needs; load the `wgen fit` checkpoint instead."
+        )
     if method in ("drs", "mh") and (real is None or len(real) < 2):
         raise ConfigError(
             f"refine={method!r} needs real: held-out real samples to calibrate the critic "

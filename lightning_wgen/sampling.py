@@ -3,6 +3,7 @@ as a picture (``.png``), an array (``.npy``) or a tensor file (``.pt``).
 
     wgen sample --model wgan-gp-mnist --n 64 --seed 0 --out grid.png
     wgen sample --model lightning_logs/run/version_0/checkpoints/last.ckpt --n 8 --interpolate
+    wgen sample --model lightning_logs/run/version_0/checkpoints/last.ckpt --refine dot
 """
 
 from __future__ import annotations
@@ -14,11 +15,13 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from lightning_wgen.checkpoint_io import atomic_save
+from lightning_wgen.checkpoint_io import atomic_save, read_checkpoint
 from lightning_wgen.cli_messages import OneLineArgumentParser, checked_device, checked_output
 from lightning_wgen.errors import ConfigError, first_line
-from lightning_wgen.loading import load_model
+from lightning_wgen.loading import data_config, load_model
 from lightning_wgen.models.base import GenerativeModule
+from lightning_wgen.refine import METHODS
+from lightning_wgen.zoo.weights import build_datamodule
 
 OUTPUTS = (".png", ".npy", ".pt")
 
@@ -99,7 +102,24 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--nrow", type=int, help="images per grid row (default: about sqrt(n))")
     p.add_argument("--no_ema", action="store_true", help="sample the trained generator, not EMA")
     p.add_argument("--device", default="cpu", help="e.g. cuda")
+    p.add_argument(
+        "--refine", choices=METHODS, help="move or filter the samples with the run's critic"
+    )
+    p.add_argument(
+        "--real", type=int, default=2000, help="held-out real samples for --refine drs or mh"
+    )
+    p.add_argument("--data_dir", help="where the run's data set is (--refine drs or mh)")
     return p
+
+
+def held_out_real(source: str, n: int, data_dir: str | None, device: torch.device) -> Tensor:
+    """``n`` real samples the run did not train on, from the DataModule its checkpoint saved:
+    points of a toy set (seed 7) or images of the test split (seed 1)."""
+    checkpoint = read_checkpoint(Path(source), "--model")
+    data = build_datamodule(data_config(checkpoint, source), source, data_dir=data_dir)
+    if hasattr(data, "reference_images"):
+        return torch.cat(list(data.reference_images(n, seed=1))).to(device)
+    return data.sample(n, seed=7).to(device)
 
 
 def sample_main(argv: list[str]) -> Path:
@@ -125,7 +145,16 @@ def sample_main(argv: list[str]) -> Path:
         samples = latent_walks(model, args.n, args.steps, seed=args.seed, ema=not args.no_ema)
         nrow = args.steps
     else:
-        samples = model.sample(args.n, seed=args.seed, ema=not args.no_ema)
+        if args.refine and "critic" in getattr(model, "untrained_networks", ()):
+            raise ConfigError(
+                f"--refine needs the run's trained critic, and --model {args.model} holds only "
+                "what sampling needs; pass the run's `wgen fit` checkpoint."
+            )
+        real = None
+        if args.refine in ("drs", "mh"):
+            real = held_out_real(args.model, args.real, args.data_dir, device)
+        refine = {"refine": args.refine, "real": real} if args.refine else {}
+        samples = model.sample(args.n, seed=args.seed, ema=not args.no_ema, **refine)
         nrow = args.nrow or max(1, round(args.n**0.5))
     try:
         write(samples, out, nrow)

@@ -93,6 +93,13 @@ def test_fit_writes_last_ckpt_and_resume_continues_at_its_step(tmp_path):
     assert scores.shape == (2500,)
     torch.testing.assert_close(scores, model.critic_scores(points).detach())
 
+    # critic-guided sampling from the run: DRS calibrated on held-out points of its data set
+    wgen("sample", "--model", str(second / "checkpoints" / "last.ckpt"), "--n", "50",
+         "--refine", "drs", "--real", "500", "--out", str(tmp_path / "drs.npy"))  # fmt: skip
+    real = ToyDataModule("grid25").sample(500, seed=7)
+    expected = model.sample(50, seed=0, refine="drs", real=real)
+    np.testing.assert_allclose(np.load(tmp_path / "drs.npy"), expected.numpy(), atol=1e-6)
+
 
 def test_fit_on_mnist_then_sample_from_its_checkpoint(mnist_dir, tmp_path):
     wgen(
@@ -124,6 +131,14 @@ def test_sample_from_a_zoo_name_matches_load_pretrained(tmp_path):
          "--out", str(tmp_path / "s.npy"))  # fmt: skip
     expected = load_pretrained("wgan-gp-mnist").sample(9, seed=3)
     np.testing.assert_allclose(np.load(tmp_path / "s.npy"), expected.numpy(), atol=1e-6)
+
+    # a zoo file holds no critic: refinement is refused in one line, not run on random weights
+    refused = wgen("sample", "--model", "wgan-gp-grid25", "--refine", "dot",
+                   "--out", str(tmp_path / "r.npy"), ok=False)  # fmt: skip
+    assert refused.stderr.strip().splitlines()[-1] == (
+        "wgen: error: --refine needs the run's trained critic, and --model wgan-gp-grid25 holds "
+        "only what sampling needs; pass the run's `wgen fit` checkpoint."
+    )
 
     wgen("sample", "--model", "zoo:ae-ot-mnist", "--n", "2", "--interpolate", "--steps", "5",
          "--out", str(tmp_path / "walk.pt"))  # fmt: skip

@@ -1,6 +1,7 @@
 """Critic-guided sampling (lightning_wgen.refine): DOT, DRS and MH-GAN on hand-built critics whose
 answers are known, and through ``model.sample(refine=...)`` on a real WGAN-GP module."""
 
+import json
 import math
 
 import pytest
@@ -168,3 +169,32 @@ def test_transport_raises_every_samples_critic_value(method):
     gain = model.critic(refined).flatten() - model.critic(raw).flatten()
     assert gain.min() > -0.02
     assert gain.mean() > 0.1
+
+
+def test_a_model_loaded_without_its_critic_refuses_to_refine():
+    from lightning_wgen.zoo import load_pretrained
+
+    model = load_pretrained("wgan-gp-grid25")  # zoo files hold what sampling needs, no critic
+    assert model.untrained_networks == ["critic"]
+    with pytest.raises(ConfigError, match="refine='dot' needs the trained critic"):
+        model.sample(10, refine="dot")
+
+
+def test_toy_evaluation_measures_and_draws_refined_samples_beside_the_raw(tmp_path, capsys):
+    from helpers import quiet_trainer, tiny_wgan_gp
+    from PIL import Image
+
+    from lightning_wgen.callbacks import ToyEvaluation
+    from lightning_wgen.data import ToyDataModule
+
+    evaluation = ToyEvaluation(num_samples=500, refine=["dot", "drs"])
+    trainer = quiet_trainer(default_root_dir=tmp_path, callbacks=[evaluation])
+    trainer.fit(tiny_wgan_gp(max_generator_steps=5), ToyDataModule("grid25", batch_size=64))
+    record = json.loads((tmp_path / "toy_metrics.json").read_text())
+    assert {"modes", "w1_exact", "dot/modes", "dot/w1_exact", "drs/high_quality"} <= set(record)
+    out = capsys.readouterr().out
+    assert "refined by dot: modes=" in out and "refined by drs: modes=" in out
+    width, height = Image.open(tmp_path / "toy_scatter.png").size
+    assert width > 2.5 * height  # three panels: raw, dot, drs
+    with pytest.raises(ConfigError, match="ToyEvaluation refine: 'sharpen' is not one of"):
+        ToyEvaluation(refine=["sharpen"])

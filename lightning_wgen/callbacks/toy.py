@@ -17,18 +17,26 @@ from lightning_wgen.errors import ConfigError
 from lightning_wgen.losses import wasserstein_estimate
 from lightning_wgen.metrics.ot import exact_w1
 from lightning_wgen.metrics.toy import mode_metrics
+from lightning_wgen.refine import METHODS
 
 
 def evaluate_toy(
-    pl_module: L.LightningModule, datamodule: Any, num_samples: int = 2500, seed: int = 0
+    pl_module: L.LightningModule,
+    datamodule: Any,
+    num_samples: int = 2500,
+    seed: int = 0,
+    refine: str | None = None,
 ) -> tuple[dict[str, float], torch.Tensor, torch.Tensor]:
     """Toy metrics of ``pl_module``'s generator against ``datamodule``'s distribution.
 
     Returns the metrics (modes captured and high-quality fraction where the data set has modes,
     the exact W1 between ``num_samples`` generated and true samples, and the critic's estimate
-    E f(real) - E f(fake) on the same two sets), the generated and the real samples.
+    E f(real) - E f(fake) on the same two sets), the generated and the real samples. ``refine``
+    moves or filters the samples with the critic first (:mod:`lightning_wgen.refine`; DRS and
+    MH calibrate on ``num_samples`` other real points, drawn with ``seed + 7``).
     """
-    fake = pl_module.sample(num_samples, seed=seed).float().cpu()
+    held_out = datamodule.sample(num_samples, seed=seed + 7) if refine else None
+    fake = pl_module.sample(num_samples, seed=seed, refine=refine, real=held_out).float().cpu()
     real = datamodule.sample(num_samples, seed=seed + 1)
     metrics: dict[str, float] = {}
     if datamodule.modes is not None:
@@ -47,26 +55,31 @@ def evaluate_toy(
     return metrics, fake, real
 
 
-def scatter_over_real(fake: torch.Tensor, real: torch.Tensor, title: str) -> np.ndarray:
-    """Generated (orange) over real (blue) points, as an RGB uint8 picture ``(H, W, 3)``."""
+def scatter_over_real(fake: torch.Tensor | dict, real: torch.Tensor, title: str) -> np.ndarray:
+    """Generated (orange) over real (blue) points, as an RGB uint8 picture ``(H, W, 3)``; a dict
+    ``{panel title: points}`` draws its panels side by side."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(5, 5), dpi=120)
-    ax.scatter(real[:, 0], real[:, 1], s=2, alpha=0.5, label="real", color="tab:blue")
-    ax.scatter(fake[:, 0], fake[:, 1], s=2, alpha=0.5, label="generated", color="tab:orange")
-    ax.set_aspect("equal")
-    ax.set_title(title, fontsize=8)
-    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.06), ncol=2, markerscale=4)
+    panels = fake if isinstance(fake, dict) else {"": fake}
+    fig, axes = plt.subplots(1, len(panels), figsize=(5 * len(panels), 5), dpi=120, squeeze=False)
+    for ax, (name, points) in zip(axes[0], panels.items(), strict=True):
+        ax.scatter(real[:, 0], real[:, 1], s=2, alpha=0.5, label="real", color="tab:blue")
+        ax.scatter(points[:, 0], points[:, 1], s=2, alpha=0.5, label="generated", color="C1")
+        ax.set_aspect("equal")
+        ax.set_title(f"{name}\n{title}" if name else title, fontsize=8)
+        ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.06), ncol=2, markerscale=4)
     fig.tight_layout()
     pixels = figure_pixels(fig)
     plt.close(fig)
     return pixels
 
 
-def save_scatter(path: Path, fake: torch.Tensor, real: torch.Tensor, title: str) -> np.ndarray:
+def save_scatter(
+    path: Path, fake: torch.Tensor | dict, real: torch.Tensor, title: str
+) -> np.ndarray:
     """:func:`scatter_over_real` written to ``path`` as a PNG; the picture."""
     pixels = scatter_over_real(fake, real, title)
     write_png(path, pixels)
@@ -78,17 +91,27 @@ class ToyEvaluation(EveryNGeneratorSteps):
 
     At the end it prints the metrics and writes ``toy_metrics.json`` and ``toy_scatter.png`` in
     the run's log directory (``trainer.log_dir``); the picture also goes to W&B or TensorBoard
-    when attached.
+    when attached. ``refine`` (e.g. ``[dot, drs]``) also measures the samples refined by the
+    critic with each method (:mod:`lightning_wgen.refine`), logged as ``toy/<method>/<metric>``
+    and drawn beside the raw ones.
     """
 
     def __init__(
-        self, num_samples: int = 2500, every_n_generator_steps: int | None = None, seed: int = 0
+        self,
+        num_samples: int = 2500,
+        every_n_generator_steps: int | None = None,
+        seed: int = 0,
+        refine: list[str] | None = None,
     ) -> None:
         if num_samples < 2:
             raise ConfigError(f"ToyEvaluation num_samples must be >= 2, got {num_samples}.")
+        unknown = [m for m in refine or [] if m not in METHODS]
+        if unknown:
+            raise ConfigError(f"ToyEvaluation refine: {unknown[0]!r} is not one of {METHODS}.")
         super().__init__(every_n_generator_steps)
         self.num_samples = num_samples
         self.seed = seed
+        self.refine = list(refine or [])
         self.metrics: dict[str, float] = {}
 
     def act(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
@@ -98,12 +121,17 @@ class ToyEvaluation(EveryNGeneratorSteps):
                 "ToyEvaluation needs a ToyDataModule as the trainer's datamodule; got "
                 f"{type(datamodule).__name__}."
             )
-        metrics, fake, real = evaluate_toy(pl_module, datamodule, self.num_samples, self.seed)
-        self.metrics = metrics
-        self._fake, self._real = fake, real
+        self.results, self.metrics = {}, {}
+        for method in [None, *self.refine]:
+            metrics, fake, self._real = evaluate_toy(
+                pl_module, datamodule, self.num_samples, self.seed, refine=method
+            )
+            self.results[method or "raw"] = (metrics, fake)
+            prefix = "" if method is None else f"{method}/"
+            self.metrics.update({f"{prefix}{k}": v for k, v in metrics.items()})
         if trainer.logger is not None:
             trainer.logger.log_metrics(
-                {f"toy/{k}": v for k, v in metrics.items()}, step=pl_module.generator_steps
+                {f"toy/{k}": v for k, v in self.metrics.items()}, step=pl_module.generator_steps
             )
 
     def on_fit_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
@@ -121,13 +149,23 @@ class ToyEvaluation(EveryNGeneratorSteps):
             **self.metrics,
         }
         write_json(out_dir / "toy_metrics.json", record)
-        summary = ", ".join(
-            f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in self.metrics.items()
-        )
         title = f"{type(pl_module).__name__} on {name}, {pl_module.generator_steps} generator steps"
-        path = out_dir / "toy_scatter.png"
-        pixels = save_scatter(path, self._fake, self._real, f"{title}\n{summary}")
+        summary = {panel: _summary(metrics) for panel, (metrics, _) in self.results.items()}
+        if self.refine:  # raw and refined side by side, each with its metrics
+            panels = {f"{k}: {summary[k]}": fake for k, (_, fake) in self.results.items()}
+            caption = title
+        else:
+            panels, caption = self.results["raw"][1], f"{title}\n{summary['raw']}"
+        pixels = save_scatter(out_dir / "toy_scatter.png", panels, self._real, caption)
         if any(not isinstance(logger, CSVLogger) for logger in trainer.loggers):
             log_image(trainer, "toy/scatter", pixels, pl_module.generator_steps)
-        print(f"\n{title}: {summary}")
+        print(f"\n{title}: {summary['raw']}")
+        for method in self.refine:
+            print(f"refined by {method}: {summary[method]}")
         print(f"wrote {out_dir / 'toy_metrics.json'} and {out_dir / 'toy_scatter.png'}")
+
+
+def _summary(metrics: dict[str, float]) -> str:
+    return ", ".join(
+        f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in metrics.items()
+    )

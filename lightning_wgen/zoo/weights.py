@@ -101,7 +101,9 @@ def load_state(model: GenerativeModule, data: bytes, where: str) -> GenerativeMo
         tensors = load_bytes(data)
     except Exception as err:
         raise ConfigError(f"{where} is not a safetensors file ({err}).") from None
-    load_tensors(model, tensors, where, allow_missing=TRAINING_ONLY)
+    missing = load_tensors(model, tensors, where, allow_missing=TRAINING_ONLY)
+    # the networks the file does not hold stay as built (random); refine() refuses such a critic
+    model.untrained_networks = sorted({key.split(".")[0] for key in missing})
     return model
 
 
