@@ -12,6 +12,7 @@ import torch
 from safetensors import safe_open
 
 from lightning_wgen.cli import main as wgen
+from lightning_wgen.data import ToyDataModule
 from lightning_wgen.errors import ChecksumError, ConfigError, DownloadError, ModelNotFoundError
 from lightning_wgen.models import AdversarialModule
 from lightning_wgen.zoo import (
@@ -80,6 +81,22 @@ def test_publish_then_load_gives_identical_samples(trained, published):
     assert not torch.equal(raw.sample(256, seed=3), model.sample(256, seed=3))
 
 
+def test_a_gan_is_published_with_its_critic_for_refined_sampling(trained, published):
+    model = load_pretrained(NAME, manifest=published, critic=True)
+    reference = original(trained)
+    assert model.untrained_networks == []
+    mine, theirs = model.critic.state_dict(), reference.critic.state_dict()
+    assert mine.keys() == theirs.keys() and all(torch.equal(mine[k], theirs[k]) for k in mine)
+    real = ToyDataModule("grid25").sample(500, seed=7)
+    assert torch.equal(
+        model.sample(64, seed=2, refine="drs", real=real),
+        reference.sample(64, seed=2, refine="drs", real=real),
+    )
+    # the shipped zoo files came before critics were published: asking for one is one line
+    with pytest.raises(ConfigError, match="zoo model wgan-gp-grid25 was published without its"):
+        load_pretrained("wgan-gp-grid25", critic=True)
+
+
 def test_manifest_entry_says_what_the_file_is(trained, published):
     info = model_info(NAME, manifest=published)
     path = published.parent / info["file"]
@@ -100,12 +117,12 @@ def test_manifest_entry_says_what_the_file_is(trained, published):
     assert len(info["metrics"]["w1_exact"]["per_seed"]) == 2
     assert info["reference"]["modes"] == 25 and info["reference"]["w1_exact"] < 0.4
     assert info["library_version"] and info["date"] and "synthetic" in info["data_licence"]
-    # the file alone says what it is: safetensors metadata, no critic (training only)
+    # the file alone says what it is: safetensors metadata; a GAN's critic travels with it
     with safe_open(str(path), framework="pt") as f:
         about = json.loads(f.metadata()["wgen"])
         keys = list(f.keys())
     assert about["name"] == NAME and about["config"] == info["config"]
-    assert keys and not [k for k in keys if k.startswith("critic.")]
+    assert keys and [k for k in keys if k.startswith("critic.")]
     assert any(k.startswith("generator_ema.") for k in keys)
     assert list_models(manifest=published) == [NAME]
     assert list_models("*mnist*", manifest=published) == []

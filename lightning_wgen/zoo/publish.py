@@ -96,7 +96,8 @@ def publish(
             f"{ckpt} cannot sample yet (an AEOT model without its map); fit the map first: "
             f"wgen fit-ot --ckpt {ckpt}."
         )
-    data = to_safetensors(export_state(model), config, name)
+    # a GAN's critic travels with it: model.sample(refine=...) needs the trained one
+    data = to_safetensors(export_state(model, critic=hasattr(model, "critic")), config, name)
     if len(data) > max_megabytes * 1e6:
         raise ConfigError(
             f"{name} would be {len(data) / 1e6:.1f} MB, above the zoo's {max_megabytes:g} MB; "

@@ -63,18 +63,26 @@ def load_pretrained(
     map_location: str | torch.device | None = None,
     ema: bool = True,
     manifest: ManifestLike = None,
+    critic: bool = False,
 ) -> GenerativeModule:
     """The zoo model ``name`` in eval mode, ready to ``sample(n, seed=...)``.
 
     The model is rebuilt from the manifest's config and its safetensors weights are loaded after
-    their sha256 is checked (a remote file is downloaded once into ``$WGEN_HOME``). The critic
-    or latent discriminator is not published and stays untrained. ``ema=False`` drops the EMA
-    copy of the generator, so that sampling uses the trained generator's own weights.
+    their sha256 is checked (a remote file is downloaded once into ``$WGEN_HOME``). A GAN's file
+    holds its trained critic when it was published with one (the latent discriminator of an
+    autoencoder never is); ``critic=True`` asks for it, for ``sample(n, refine=...)``, and
+    refuses an entry without one. ``ema=False`` drops the EMA copy of the generator, so that
+    sampling uses the trained generator's own weights.
     """
     manifest = _manifest(manifest)
     model = build_model(manifest.entry(name).config, where=f"the manifest's config of {name}")
     path = download(name, manifest=manifest)
     load_state(model, path.read_bytes(), where=str(path))
+    if critic and "critic" in model.untrained_networks:
+        raise ConfigError(
+            f"zoo model {name} was published without its critic; critic=True needs an entry "
+            "published from a training checkpoint with `wgen zoo publish` (which keeps it)."
+        )
     return ready_to_sample(model, map_location=map_location, ema=ema)
 
 

@@ -76,13 +76,15 @@ def build_datamodule(
     return instantiate_module(LightningDataModule, config)
 
 
-def export_state(model: GenerativeModule) -> dict[str, Tensor]:
+def export_state(model: GenerativeModule, *, critic: bool = False) -> dict[str, Tensor]:
     """The model's tensors that sampling needs: its state dict without critic and discriminator
-    (the EMA generator, the autoencoder, AE-OT's map are kept)."""
+    (the EMA generator, the autoencoder, AE-OT's map are kept); ``critic=True`` keeps the critic,
+    which critic-guided sampling (:mod:`lightning_wgen.refine`) needs."""
+    dropped = tuple(p for p in TRAINING_ONLY if not (critic and p == "critic."))
     return {
         key: value.detach().cpu().clone().contiguous()
         for key, value in model.state_dict().items()
-        if not key.startswith(TRAINING_ONLY)
+        if not key.startswith(dropped)
     }
 
 
