@@ -168,84 +168,100 @@ def refine_samples(
             f"refine={method!r} needs real: held-out real samples to calibrate the critic "
             "(e.g. datamodule.sample(2500) or a batch of test images)."
         )
-    if seed is None:
-        seed = int(torch.empty((), dtype=torch.int64).random_())
-    # the samples' noise is what sample(n, seed=seed) draws, so DOT refines exactly those samples;
-    # everything else (K_eff's pairs, calibration, acceptance) draws from a second stream
-    rng, aux = torch.Generator().manual_seed(seed), torch.Generator().manual_seed(seed + 1)
-    device = model.device
-
-    def noise(m: int, stream: torch.Generator = aux) -> Tensor:
-        return model.noise(m, generator=stream)
-
-    def generate(z: Tensor) -> Tensor:
-        return model.generate(z, ema=ema)
-
-    def critic(x: Tensor) -> Tensor:
-        return model.critic_scores(x).flatten()
-
-    if method in ("dot", "dot_latent"):
-        z1, z2 = noise(pairs * repeats), noise(pairs * repeats)
-        with torch.no_grad():
-            x1, x2 = generate(z1), generate(z2)
-            s1, s2 = critic(x1), critic(x2)
-        a, b = (x1, x2) if method == "dot" else (z1, z2)
-        k_eff = options.pop("k_eff", None) or lipschitz_estimate(s1, s2, a, b, repeats)
-        if method == "dot" and x1.dim() > 2:
-            options.setdefault("clip", (-1.0, 1.0))  # images stay in the data's range
-        out = []
-        for m in _chunks(n, batch_size):
-            z = noise(m, rng)
-            with torch.enable_grad(), _eval(model):
-                if method == "dot":
-                    out.append(dot_in_data(critic, generate(z), k_eff, **options))
-                else:
-                    z = dot_in_latent(critic, model.sampling_network(ema), z, k_eff, **options)
-                    out.append(generate(z))
-        return torch.cat(out)
-
-    real = real.to(device)
-    with torch.no_grad():
-        fake = torch.cat([generate(noise(m)) for m in _chunks(len(real), batch_size)])
-        slope, intercept = calibrate(critic(real), critic(fake))
-
-    def logit(x: Tensor) -> Tensor:
-        return (slope * critic(x).double() + intercept).cpu()
-
-    kept: list[Tensor] = []
-    count = 0
-    with torch.no_grad():
-        if method == "drs":
-            draws = _chunks(burn_in, batch_size)
-            max_logit = max(float(logit(generate(noise(m))).max()) for m in draws)
-        for _ in range(max_rounds):
-            if count >= n:
-                break
-            if method == "drs":
-                x = generate(noise(batch_size))
-                scores = logit(x)
-                max_logit = max(max_logit, float(scores.max()))
-                p = drs_acceptance(scores, max_logit, **options)
-                keep = torch.rand(len(p), generator=aux, dtype=p.dtype) < p
-            else:
-                pick = torch.randint(len(real), (min(batch_size, n - count),), generator=aux)
-                x, scores = real[pick], logit(real[pick])
-                keep = torch.zeros(len(x), dtype=torch.bool)
-                for _step in range(chain_length):
-                    proposal = generate(noise(len(x)))
-                    proposal_scores = logit(proposal)
-                    accept = mh_step(scores, proposal_scores, torch.rand(len(x), generator=aux))
-                    x = torch.where(_rows(accept, x).to(device), proposal, x)
-                    scores = torch.where(accept, proposal_scores, scores)
-                    keep |= accept
-            kept.append(x[keep.to(device)])
-            count += int(keep.sum())
-    if count < n:
+    takes = {
+        "dot": {"k_eff", "steps", "lr", "betas", "clip"},
+        "dot_latent": {"k_eff", "steps", "lr", "prior"},
+        "drs": {"gamma_percentile", "eps"},
+        "mh": set(),
+    }[method]
+    unknown = sorted(set(options) - takes)
+    if unknown:
         raise ConfigError(
-            f"refine={method!r} kept {count} of the {n} samples asked for in {max_rounds} rounds; "
-            "lower gamma_percentile (DRS) or check that the critic was trained with this generator."
+            f"refine={method!r} has no option {unknown[0]!r}; it takes "
+            f"{', '.join(sorted(takes)) or 'none'} (and real, seed, ema, batch_size)."
         )
-    return torch.cat(kept)[:n]
+    with _eval(model):
+        if seed is None:
+            seed = int(torch.empty((), dtype=torch.int64).random_())
+        # the samples' noise is what sample(n, seed=seed) draws, so DOT refines exactly those
+        # samples; the rest (K_eff's pairs, calibration, acceptance) draws from a second stream
+        rng, aux = torch.Generator().manual_seed(seed), torch.Generator().manual_seed(seed + 1)
+        device = model.device
+
+        def noise(m: int, stream: torch.Generator = aux) -> Tensor:
+            return model.noise(m, generator=stream)
+
+        def generate(z: Tensor) -> Tensor:
+            return model.generate(z, ema=ema)
+
+        def critic(x: Tensor) -> Tensor:
+            return model.critic_scores(x).flatten()
+
+        if method in ("dot", "dot_latent"):
+            z1, z2 = noise(pairs * repeats), noise(pairs * repeats)
+            with torch.no_grad():
+                x1, x2 = generate(z1), generate(z2)
+                s1, s2 = critic(x1), critic(x2)
+            a, b = (x1, x2) if method == "dot" else (z1, z2)
+            k_eff = options.pop("k_eff", None) or lipschitz_estimate(s1, s2, a, b, repeats)
+            if method == "dot" and x1.dim() > 2:
+                options.setdefault("clip", (-1.0, 1.0))  # images stay in the data's range
+            out = []
+            for m in _chunks(n, batch_size):
+                z = noise(m, rng)
+                with torch.enable_grad():
+                    if method == "dot":
+                        with torch.no_grad():
+                            y = generate(z)
+                        out.append(dot_in_data(critic, y, k_eff, **options))
+                    else:
+                        z = dot_in_latent(critic, model.sampling_network(ema), z, k_eff, **options)
+                        out.append(generate(z))
+            return torch.cat(out)
+
+        real = real.to(device)
+        with torch.no_grad():
+            fake = torch.cat([generate(noise(m)) for m in _chunks(len(real), batch_size)])
+            slope, intercept = calibrate(critic(real), critic(fake))
+
+        def logit(x: Tensor) -> Tensor:
+            return (slope * critic(x).double() + intercept).cpu()
+
+        kept: list[Tensor] = []
+        count = 0
+        with torch.no_grad():
+            if method == "drs":
+                draws = _chunks(burn_in, batch_size)
+                max_logit = max(float(logit(generate(noise(m))).max()) for m in draws)
+            for _ in range(max_rounds):
+                if count >= n:
+                    break
+                if method == "drs":
+                    x = generate(noise(batch_size))
+                    scores = logit(x)
+                    max_logit = max(max_logit, float(scores.max()))
+                    p = drs_acceptance(scores, max_logit, **options)
+                    keep = torch.rand(len(p), generator=aux, dtype=p.dtype) < p
+                else:
+                    pick = torch.randint(len(real), (min(batch_size, n - count),), generator=aux)
+                    x, scores = real[pick], logit(real[pick])
+                    keep = torch.zeros(len(x), dtype=torch.bool)
+                    for _step in range(chain_length):
+                        proposal = generate(noise(len(x)))
+                        proposal_scores = logit(proposal)
+                        accept = mh_step(scores, proposal_scores, torch.rand(len(x), generator=aux))
+                        x = torch.where(_rows(accept, x).to(device), proposal, x)
+                        scores = torch.where(accept, proposal_scores, scores)
+                        keep |= accept
+                kept.append(x[keep.to(device)])
+                count += int(keep.sum())
+        if count < n:
+            raise ConfigError(
+                f"refine={method!r} kept {count} of the {n} samples asked for in {max_rounds} "
+                "rounds; lower gamma_percentile (DRS) or check that the critic was trained with "
+                "this generator."
+            )
+        return torch.cat(kept)[:n]
 
 
 def _chunks(total: int, size: int) -> list[int]:

@@ -198,3 +198,11 @@ def test_toy_evaluation_measures_and_draws_refined_samples_beside_the_raw(tmp_pa
     assert width > 2.5 * height  # three panels: raw, dot, drs
     with pytest.raises(ConfigError, match="ToyEvaluation refine: 'sharpen' is not one of"):
         ToyEvaluation(refine=["sharpen"])
+
+
+def test_an_option_the_method_does_not_take_is_one_line():
+    model = WGANGP(Identity2D(), Constant())
+    with pytest.raises(ConfigError, match="refine='mh' has no option 'steps'; it takes none"):
+        model.sample(10, refine="mh", real=real_near_centre(), steps=5)
+    with pytest.raises(ConfigError, match="refine='dot' has no option 'prior'; it takes betas"):
+        model.sample(10, refine="dot", prior="uniform")
