@@ -26,7 +26,15 @@ ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results" / "refine_toy.json"
 DOC = ROOT / "docs" / "refine.md"
 BEGIN, END = "<!-- refine_toy table begin -->", "<!-- refine_toy table end -->"
-METHODS = ("raw", "dot", "dot_latent", "drs", "mh")
+# name -> (method, options); "raw" is the generator's own samples
+METHODS = {
+    "raw": (None, {}),
+    "dot": ("dot", {}),
+    "dot, K_eff x 0.6": ("dot", {"k_eff_scale": 0.6}),
+    "dot_latent": ("dot_latent", {}),
+    "drs": ("drs", {}),
+    "mh": ("mh", {}),
+}
 SAMPLES = 2500
 
 
@@ -51,8 +59,10 @@ def measure(model, method: str, data, real_eval, real_held_out) -> dict:
     from lightning_wgen.metrics import exact_w1, mode_metrics
 
     start = time.perf_counter()
-    refine = None if method == "raw" else method
-    samples = model.sample(SAMPLES, seed=0, refine=refine, real=real_held_out).float().cpu()
+    refine, options = METHODS[method]
+    if refine is not None:
+        options = {"refine": refine, "real": real_held_out, **options}
+    samples = model.sample(SAMPLES, seed=0, **options).float().cpu()
     seconds = time.perf_counter() - start
     with torch.no_grad():
         return {
@@ -64,18 +74,21 @@ def measure(model, method: str, data, real_eval, real_held_out) -> dict:
 
 def table(records: list[dict]) -> str:
     lines = [
-        "| method | runs | modes (of 25) | high quality (%) | exact W1 | s / 10,000 samples |",
-        "|---|---|---|---|---|---|",
+        "| recipe | method | runs | modes (of 25) | high quality (%) | exact W1 | "
+        "s / 10,000 samples |",
+        "|---|---|---|---|---|---|---|",
     ]
-    for method in METHODS:
-        runs = [r for r in records if r["method"] == method]
-        if runs:
-            lines.append(
-                f"| {method} | {len(runs)} | {spread([r['modes'] for r in runs], '.1f')} | "
-                f"{spread([100 * r['high_quality'] for r in runs], '.1f')} | "
-                f"{spread([r['w1_exact'] for r in runs], '.3f')} | "
-                f"{spread([r['seconds_per_10k'] for r in runs], '.1f')} |"
-            )
+    for recipe in sorted({r["recipe"] for r in records}):
+        for method in METHODS:
+            runs = [r for r in records if r["method"] == method and r["recipe"] == recipe]
+            if runs:
+                lines.append(
+                    f"| {recipe} | {method} | {len(runs)} | "
+                    f"{spread([r['modes'] for r in runs], '.1f')} | "
+                    f"{spread([100 * r['high_quality'] for r in runs], '.1f')} | "
+                    f"{spread([r['w1_exact'] for r in runs], '.3f')} | "
+                    f"{spread([r['seconds_per_10k'] for r in runs], '.1f')} |"
+                )
     return "\n".join(lines)
 
 
@@ -84,7 +97,8 @@ def main() -> None:
     parser.add_argument("--checkpoints", nargs="*", default=[])
     parser.add_argument("--config", default=str(ROOT / "configs" / "quickstart.yaml"))
     parser.add_argument("--seeds", nargs="*", type=int, default=[0, 1, 2])
-    parser.add_argument("--methods", nargs="*", default=list(METHODS), choices=METHODS)
+    parser.add_argument("--methods", nargs="*", default=list(METHODS), choices=list(METHODS))
+    parser.add_argument("--recipe", default="quickstart", help="the runs' label in the table")
     args = parser.parse_args()
 
     from lightning_wgen.data import ToyDataModule
@@ -94,7 +108,14 @@ def main() -> None:
     new = []
     for name, seed, model in trained_runs(args):
         for method in args.methods:
-            record = {"row": f"{name} {method}", "run": name, "seed": seed, "method": method}
+            row = f"{args.recipe} {name} {method}"
+            record = {
+                "row": row,
+                "recipe": args.recipe,
+                "run": name,
+                "seed": seed,
+                "method": method,
+            }
             record.update(measure(model, method, data, real_eval, real_held_out))
             print(json.dumps(record), flush=True)
             new.append(record)

@@ -17,7 +17,8 @@ critic (``noise``, ``generate``, ``critic_scores``).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 
 import torch
 from torch import Tensor
@@ -25,6 +26,18 @@ from torch import Tensor
 from lightning_wgen.errors import ConfigError
 
 METHODS = ("dot", "dot_latent", "drs", "mh")
+
+
+def refine_plan(refine: Sequence[str] | Mapping[str, Mapping[str, Any]] | None, where: str):
+    """``{method: options}`` from a list of methods or a mapping of methods to their options
+    (as the evaluation callbacks take them), with one line for an unknown method."""
+    plan = {m: {} for m in refine} if not isinstance(refine, Mapping) else dict(refine or {})
+    unknown = [m for m in plan if m not in METHODS]
+    if unknown:
+        raise ConfigError(f"{where} refine: {unknown[0]!r} is not one of {METHODS}.")
+    return {m: dict(options or {}) for m, options in plan.items()}
+
+
 Score = Callable[[Tensor], Tensor]
 
 
@@ -152,10 +165,14 @@ def refine_samples(
 ) -> Tensor:
     """``n`` samples of ``model`` refined by its critic with ``method`` (one of
     :data:`METHODS`); ``options`` go to :func:`dot_in_data`, :func:`dot_in_latent` or
-    :func:`drs_acceptance`. ``real`` (held-out real samples) is needed by DRS and MH, to
-    calibrate the critic and, for MH, to start each chain (Turner et al. 2019, Sec. 3.3). DRS
-    estimates ``D~*_M`` from ``burn_in`` samples (Azadi et al. 2019, Algorithm 1); MH runs chains
-    of ``chain_length`` proposals and keeps those that accepted one."""
+    :func:`drs_acceptance`. DOT's ``k_eff`` is estimated from ``repeats`` groups of ``pairs``
+    sample pairs (:func:`lipschitz_estimate`) unless given, then multiplied by ``k_eff_scale``
+    (1 in the paper; below 1 the samples move closer to the critic's local maxima: see
+    docs/refine.md for what 0.6 did on the quickstart). ``real`` (held-out real samples) is
+    needed by DRS and MH, to calibrate the critic and, for MH, to start each chain (Turner et
+    al. 2019, Sec. 3.3). DRS estimates ``D~*_M`` from ``burn_in`` samples (Azadi et al. 2019,
+    Algorithm 1); MH runs chains of ``chain_length`` proposals and keeps those that accepted
+    one."""
     if method not in METHODS:
         raise ConfigError(f"refine must be one of {METHODS}, got {method!r}.")
     if "critic" in getattr(model, "untrained_networks", ()):
@@ -169,8 +186,8 @@ def refine_samples(
             "(e.g. datamodule.sample(2500) or a batch of test images)."
         )
     takes = {
-        "dot": {"k_eff", "steps", "lr", "betas", "clip"},
-        "dot_latent": {"k_eff", "steps", "lr", "prior"},
+        "dot": {"k_eff", "k_eff_scale", "steps", "lr", "betas", "clip"},
+        "dot_latent": {"k_eff", "k_eff_scale", "steps", "lr", "prior"},
         "drs": {"gamma_percentile", "eps"},
         "mh": set(),
     }[method]
@@ -204,6 +221,7 @@ def refine_samples(
                 s1, s2 = critic(x1), critic(x2)
             a, b = (x1, x2) if method == "dot" else (z1, z2)
             k_eff = options.pop("k_eff", None) or lipschitz_estimate(s1, s2, a, b, repeats)
+            k_eff *= options.pop("k_eff_scale", 1.0)
             if method == "dot" and x1.dim() > 2:
                 options.setdefault("clip", (-1.0, 1.0))  # images stay in the data's range
             out = []

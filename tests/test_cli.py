@@ -19,8 +19,10 @@ def test_quickstart_config_runs_and_writes_its_report(tmp_path, capsys):
     record = json.loads((run / "toy_metrics.json").read_text())
     assert record["generator_steps"] == 20 and record["num_modes"] == 25
     assert {"modes", "high_quality", "w1_exact", "w1_critic"} <= record.keys()
+    assert {"dot/modes", "dot/high_quality", "dot/w1_exact"} <= record.keys()  # refined by DOT
     assert (run / "toy_scatter.png").read_bytes()[:4] == b"\x89PNG"
-    assert "w1_exact=" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "w1_exact=" in out and "refined by dot: modes=" in out
     assert (run / "config.yaml").exists()
 
     # the checkpoint rebuilds the model from the saved config, and loads without pickle

