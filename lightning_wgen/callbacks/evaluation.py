@@ -35,11 +35,11 @@ class ImageEvaluation(EveryNGeneratorSteps):
     which has no classifier). ``fidelity``: also precision and recall (Kynkäänniemi et al.
     2019) and density and coverage (Naeem et al. 2020) of the same features. Real features are
     cached on disk (``cache_dir``). ``refine`` (``[dot]``, or ``{dot: {k_eff_scale: 0.6}}``
-    with options) also measures the samples
-    refined by the critic with each method (:mod:`lightning_wgen.refine`; DRS and MH calibrate on
-    ``num_real`` other images of ``split``), logged as ``eval/<method>/<name>`` beside the raw
-    ones. The metric objects live in this callback, never in the model's checkpoint. At the end
-    of fitting, all results go to ``image_metrics.json`` in the log folder.
+    with options) also measures the samples refined by the critic with each method
+    (:mod:`lightning_wgen.refine`; DRS and MH calibrate on ``num_real`` other images of
+    ``split``), logged as ``eval/<method>/<name>`` beside the raw ones. The metric objects live
+    in this callback, never in the model's checkpoint. At the end of fitting, all results go to
+    ``image_metrics.json`` in the log folder.
     """
 
     def __init__(
