@@ -1,13 +1,14 @@
 """Critic-guided sampling: a trained critic moves or filters a generator's samples.
 
 - DOT, discriminator optimal transport (Tanaka 2019, NeurIPS, arXiv:1910.06832): each sample
-  ``y`` moves to ``argmin_x ||x - y|| - D(x) / K_eff`` (Eq. 7), in data space or, through the
-  generator, in latent space.
+  ``y`` moves to ``argmin_x ||x - y|| - D(x) / K_eff``, in data space or, through the generator,
+  in latent space (the paper's target-space and latent-space algorithms).
 - DRS, discriminator rejection sampling (Azadi et al. 2019, ICLR, arXiv:1810.06758): each sample
-  is kept with the probability of Sec. 3.2 (Eq. 8 and the gamma shift), from the calibrated
+  is kept with the paper's acceptance probability and its gamma shift, from the calibrated
   critic's logit.
 - MH-GAN, Metropolis-Hastings with the generator as independent proposal (Turner et al. 2019,
-  ICML, arXiv:1811.11357, Eq. 3-5).
+  ICML, arXiv:1811.11357): an independence sampler whose acceptance ratio reads the
+  calibrated discriminator as a density ratio.
 
 A Wasserstein critic's score is not a probability: DRS and MH read it through a logistic fit of
 real against generated scores (:func:`calibrate`), the calibration these papers apply to their
@@ -51,7 +52,8 @@ def lipschitz_estimate(
     scores_a: Tensor, scores_b: Tensor, a: Tensor, b: Tensor, repeats: int
 ) -> float:
     """``K_eff = max |D(a_i) - D(b_i)| / ||a_i - b_i||`` over pairs, averaged over ``repeats``
-    equal groups of pairs (Tanaka 2019, Eq. 8; the authors average 10 maxima of 100 pairs).
+    equal groups of pairs (Tanaka 2019's effective Lipschitz constant; the authors' code averages
+    10 maxima of 100 pairs).
     ``a``, ``b`` are the points whose distance counts: samples in data space, their noise in
     latent space."""
     ratio = (scores_a - scores_b).abs().flatten() / (a - b).flatten(1).norm(dim=1)
@@ -68,7 +70,7 @@ def dot_in_data(
     betas: tuple[float, float] = (0.0, 0.9),
     clip: tuple[float, float] | None = None,
 ) -> Tensor:
-    """Target-space DOT (Tanaka 2019, Algorithm 1): ``x`` starts at ``y`` and descends
+    """Target-space DOT (Tanaka 2019): ``x`` starts at ``y`` and descends
     ``||x - y|| - D(x) / k_eff`` with Adam (lr 0.01, betas (0, 0.9), 100 steps: the authors' 2D
     setting); ``clip`` keeps ``x`` in the data's range after every step."""
     x = y.detach().clone().requires_grad_(True)
@@ -93,7 +95,7 @@ def dot_in_latent(
     lr: float = 0.01,
     prior: str = "normal",
 ) -> Tensor:
-    """Latent-space DOT (Tanaka 2019, Algorithm 2): ``z`` starts at ``z_y`` and descends
+    """Latent-space DOT (Tanaka 2019): ``z`` starts at ``z_y`` and descends
     ``||z - z_y|| - D(G(z)) / k_eff`` by SGD (lr 0.01, 10 steps, the authors' CIFAR-10 setting).
     The prior bounds the walk as theirs does: a ``"uniform"`` prior on [-1, 1] is clipped; for a
     ``"normal"`` prior the gradient's radial part is removed, so ``z`` moves on its sphere, where
@@ -129,7 +131,7 @@ def calibrate(real_scores: Tensor, fake_scores: Tensor) -> tuple[float, float]:
 def drs_acceptance(
     logits: Tensor, max_logit: float, *, gamma_percentile: float | None = 95.0, eps: float = 1e-6
 ) -> Tensor:
-    """DRS's acceptance probability (Azadi et al. 2019, Sec. 3.2):
+    """DRS's acceptance probability (Azadi et al. 2019):
     ``sigmoid(F(x) - gamma)`` with ``F(x) = D~(x) - D~*_M - log(1 - exp(D~(x) - D~*_M - eps))``
     for the calibrated logit ``D~`` and its largest value seen ``D~*_M``. ``gamma`` is the batch's
     ``gamma_percentile``-th percentile of ``F`` (the paper's shift, which sets the acceptance
@@ -143,7 +145,7 @@ def drs_acceptance(
 def mh_step(logit: Tensor, proposal_logit: Tensor, uniform: Tensor) -> Tensor:
     """Which chains of MH-GAN accept the proposal: ``u <= min(1, r)`` with
     ``r = (1 / D(x_k) - 1) / (1 / D(x') - 1) = exp(D~(x') - D~(x_k))`` for the calibrated
-    ``D = sigmoid(D~)`` (Turner et al. 2019, Eq. 5)."""
+    ``D = sigmoid(D~)`` (Turner et al. 2019, the independence sampler's acceptance)."""
     return uniform.log() <= (proposal_logit - logit).clamp_max(0)
 
 
@@ -170,8 +172,8 @@ def refine_samples(
     (1 in the paper; below 1 the samples move closer to the critic's local maxima: see
     docs/refine.md for what 0.6 did on the quickstart). ``real`` (held-out real samples) is
     needed by DRS and MH, to calibrate the critic and, for MH, to start each chain (Turner et
-    al. 2019, Sec. 3.3). DRS estimates ``D~*_M`` from ``burn_in`` samples (Azadi et al. 2019,
-    Algorithm 1); MH runs chains of ``chain_length`` proposals and keeps those that accepted
+    al. 2019, who start from real data to skip burn-in). DRS estimates ``D~*_M`` from ``burn_in`` samples (Azadi et al. 2019,
+    then updated batch by batch); MH runs chains of ``chain_length`` proposals and keeps those that accepted
     one."""
     if method not in METHODS:
         raise ConfigError(f"refine must be one of {METHODS}, got {method!r}.")
