@@ -172,9 +172,9 @@ def refine_samples(
     (1 in the paper; below 1 the samples move closer to the critic's local maxima: see
     docs/refine.md for what 0.6 did on the quickstart). ``real`` (held-out real samples) is
     needed by DRS and MH, to calibrate the critic and, for MH, to start each chain (Turner et
-    al. 2019, who start from real data to skip burn-in). DRS estimates ``D~*_M`` from ``burn_in`` samples (Azadi et al. 2019,
-    then updated batch by batch); MH runs chains of ``chain_length`` proposals and keeps those that accepted
-    one."""
+    al. 2019 start from real data to skip burn-in). DRS estimates ``D~*_M`` from ``burn_in``
+    samples, then updates it batch by batch (Azadi et al. 2019); MH runs chains of
+    ``chain_length`` proposals and keeps those that accepted one."""
     if method not in METHODS:
         raise ConfigError(f"refine must be one of {METHODS}, got {method!r}.")
     if "critic" in getattr(model, "untrained_networks", ()):
