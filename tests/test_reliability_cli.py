@@ -109,12 +109,14 @@ def _toy_ckpt(tmp_path: Path) -> Path:
 
 
 def test_settings_given_on_resume_take_effect_and_are_named(tmp_path):
-    toy_fit(tmp_path, "--model.init_args.max_generator_steps=3")
+    # at a constant rate (the quickstart decays it to zero at its last step)
+    constant = "--model.init_args.lr_decay=constant"
+    toy_fit(tmp_path, constant, "--model.init_args.max_generator_steps=3")
     good = tmp_path / "quickstart" / "version_0" / "checkpoints" / "last.ckpt"
     # a lower learning rate given on resume replaces the one Lightning restores
     low = "--model.init_args.critic_optimizer.init_args.lr=1e-4"
-    result = toy_fit(tmp_path, low, "--model.init_args.max_generator_steps=5", "--ckpt_path",
-                     str(good))  # fmt: skip
+    result = toy_fit(tmp_path, constant, low, "--model.init_args.max_generator_steps=5",
+                     "--ckpt_path", str(good))  # fmt: skip
     said = [ln for ln in result.stderr.splitlines() if ln.startswith("wgen: resuming")]
     assert len(said) == 1
     assert said[0].endswith(
