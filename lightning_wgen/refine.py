@@ -11,9 +11,9 @@
   calibrated discriminator as a density ratio.
 
 A Wasserstein critic's score is not a probability: DRS and MH read it through a logistic fit of
-real against generated scores (:func:`calibrate`), the calibration these papers apply to their
-discriminators. :func:`refine_samples` runs any of them on a model that has a generator and a
-critic (``noise``, ``generate``, ``critic_scores``).
+real against generated scores (:func:`calibrate`), as MH-GAN calibrates its discriminator.
+:func:`refine_samples` runs any of them on a model that has a generator and a critic
+(``noise``, ``generate``, ``critic_scores``).
 """
 
 from __future__ import annotations
