@@ -177,6 +177,11 @@ def refine_samples(
     ``chain_length`` proposals and keeps those that accepted one."""
     if method not in METHODS:
         raise ConfigError(f"refine must be one of {METHODS}, got {method!r}.")
+    if getattr(model, "critic", None) is None:
+        raise ConfigError(
+            f"refine={method!r} needs a critic, and {type(model).__name__} has none: refine "
+            "samples of an adversarial family (WGAN, WGAN-GP, ...)."
+        )
     if "critic" in getattr(model, "untrained_networks", ()):
         raise ConfigError(
             f"refine={method!r} needs the trained critic, and this model was loaded from a file "

@@ -209,3 +209,11 @@ def test_an_option_the_method_does_not_take_is_one_line():
         model.sample(10, refine="mh", real=real_near_centre(), steps=5)
     with pytest.raises(ConfigError, match="refine='dot' has no option 'prior'; it takes betas"):
         model.sample(10, refine="dot", prior="uniform")
+
+
+def test_a_model_without_a_critic_refuses_to_refine_in_one_line():
+    from lightning_wgen.zoo import load_pretrained
+
+    vae = load_pretrained("vae-mnist")
+    with pytest.raises(ConfigError, match="refine='dot' needs a critic, and VAE has none"):
+        vae.sample(4, refine="dot")
