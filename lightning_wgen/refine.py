@@ -149,6 +149,22 @@ def mh_step(logit: Tensor, proposal_logit: Tensor, uniform: Tensor) -> Tensor:
     return uniform.log() <= (proposal_logit - logit).clamp_max(0)
 
 
+def check_refinable(model, method: str) -> None:
+    """One line unless ``method`` is known and ``model`` has a trained critic."""
+    if method not in METHODS:
+        raise ConfigError(f"refine must be one of {METHODS}, got {method!r}.")
+    if getattr(model, "critic", None) is None:
+        raise ConfigError(
+            f"refine={method!r} needs a critic, and {type(model).__name__} has none: refine "
+            "samples of an adversarial family (WGAN, WGAN-GP, ...)."
+        )
+    if "critic" in getattr(model, "untrained_networks", ()):
+        raise ConfigError(
+            f"refine={method!r} needs the trained critic, and this model was loaded from a file "
+            "that holds only what sampling needs; load the `wgen fit` checkpoint instead."
+        )
+
+
 def refine_samples(
     model,
     n: int,
@@ -175,18 +191,7 @@ def refine_samples(
     al. 2019 start from real data to skip burn-in). DRS estimates ``D~*_M`` from ``burn_in``
     samples, then updates it batch by batch (Azadi et al. 2019); MH runs chains of
     ``chain_length`` proposals and keeps those that accepted one."""
-    if method not in METHODS:
-        raise ConfigError(f"refine must be one of {METHODS}, got {method!r}.")
-    if getattr(model, "critic", None) is None:
-        raise ConfigError(
-            f"refine={method!r} needs a critic, and {type(model).__name__} has none: refine "
-            "samples of an adversarial family (WGAN, WGAN-GP, ...)."
-        )
-    if "critic" in getattr(model, "untrained_networks", ()):
-        raise ConfigError(
-            f"refine={method!r} needs the trained critic, and this model was loaded from a file "
-            "that holds only what sampling needs; load the `wgen fit` checkpoint instead."
-        )
+    check_refinable(model, method)
     if method in ("drs", "mh") and (real is None or len(real) < 2):
         raise ConfigError(
             f"refine={method!r} needs real: held-out real samples to calibrate the critic "

@@ -20,7 +20,7 @@ from lightning_wgen.cli_messages import OneLineArgumentParser, checked_device, c
 from lightning_wgen.errors import ConfigError, first_line
 from lightning_wgen.loading import data_config, load_model
 from lightning_wgen.models.base import GenerativeModule
-from lightning_wgen.refine import METHODS
+from lightning_wgen.refine import METHODS, check_refinable
 from lightning_wgen.zoo.weights import build_datamodule
 
 OUTPUTS = (".png", ".npy", ".pt")
@@ -150,6 +150,8 @@ def sample_main(argv: list[str]) -> Path:
                 f"--refine needs the run's trained critic, and --model {args.model} holds only "
                 "what sampling needs; pass the run's `wgen fit` checkpoint."
             )
+        if args.refine:
+            check_refinable(model, args.refine)  # before reading the run's data for DRS or MH
         real = None
         if args.refine in ("drs", "mh"):
             real = held_out_real(args.model, args.real, args.data_dir, device)

@@ -140,6 +140,14 @@ def test_sample_from_a_zoo_name_matches_load_pretrained(tmp_path):
         "only what sampling needs; pass the run's `wgen fit` checkpoint."
     )
 
+    # a model with no critic at all is refused before its data are read
+    refused = wgen("sample", "--model", "vae-mnist", "--refine", "drs",
+                   "--out", str(tmp_path / "r.npy"), ok=False)  # fmt: skip
+    assert refused.stderr.strip().splitlines()[-1] == (
+        "wgen: error: refine='drs' needs a critic, and VAE has none: refine samples of an "
+        "adversarial family (WGAN, WGAN-GP, ...)."
+    )
+
     wgen("sample", "--model", "zoo:ae-ot-mnist", "--n", "2", "--interpolate", "--steps", "5",
          "--out", str(tmp_path / "walk.pt"))  # fmt: skip
     walks = torch.load(tmp_path / "walk.pt", weights_only=True).reshape(2, 5, 1, 28, 28)

@@ -79,6 +79,7 @@ class ImageEvaluation(EveryNGeneratorSteps):
         self.download = download
         self.fidelity = fidelity
         self.refine = plan
+        self._held_out: torch.Tensor | None = None
         self.quality: ImageQuality | None = None
         self.history: list[dict[str, Any]] = []
 
@@ -111,9 +112,7 @@ class ImageEvaluation(EveryNGeneratorSteps):
         for method, method_options in self.refine.items():
             held_out = None
             if method in ("drs", "mh"):
-                picked = {"split": self.split, "seed": self.seed + 7}
-                images = datamodule.reference_images(self.num_real, **picked)
-                held_out = torch.cat(list(images)).to(pl_module.device)
+                held_out = self._held_out_images(datamodule).to(pl_module.device)
             options = {"num_samples": self.num_samples, "refine": method, "real": held_out}
             refined = evaluate_images(pl_module, quality, **options, **drawn, **method_options)
             values.update({f"{method}/{k}": v for k, v in refined.items()})
@@ -122,6 +121,13 @@ class ImageEvaluation(EveryNGeneratorSteps):
         self.history.append({"generator_steps": step, **values})
         log_scalars(trainer, {f"eval/{k}": v for k, v in values.items()}, step)
         return values
+
+    def _held_out_images(self, datamodule: Any) -> torch.Tensor:
+        """``num_real`` images of ``split`` for DRS and MH (seed + 7), read once per callback."""
+        if self._held_out is None:
+            picked = {"split": self.split, "seed": self.seed + 7}
+            self._held_out = torch.cat(list(datamodule.reference_images(self.num_real, **picked)))
+        return self._held_out
 
     def act(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         self.evaluate(trainer, pl_module)
