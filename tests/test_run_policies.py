@@ -57,8 +57,8 @@ def test_wgen_adds_the_policies_with_max_time_as_the_clocks_limit_and_the_speed_
 
 def test_a_config_yaml_with_the_speed_options_as_model_arguments_gets_one_line(tmp_path):
     # what `wgen fit` saved as config.yaml before the speed options became --speed.*
-    steps = "    max_generator_steps: 3000\n"
-    old = QUICKSTART.read_text().replace(steps, steps + "    channels_last: false\n")
+    penalty = "    gp_weight: 1.0\n"  # a line of the model's init_args
+    old = QUICKSTART.read_text().replace(penalty, penalty + "    channels_last: false\n")
     assert "channels_last" in old
     (tmp_path / "config.yaml").write_text(old)
     with pytest.raises(SystemExit) as done:
