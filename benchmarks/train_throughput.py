@@ -15,9 +15,10 @@ one initialisation), batch, optimizers and schedule:
 
 Our module gets its batches from a DataLoader that slices the tensor (no collation), so the ratio
 is that of the module and Lightning's loop alone; ``benchmarks/data_loading.py`` measures the
-data path. Each repetition times ``--steps`` steps after ``--warmup`` untimed ones, ours then the
-plain loop, in turns; the printed ratio is ours / plain in steps per second, mean ± standard
-deviation over the repetitions (1.0: no overhead). ``--variant`` changes both sides alike:
+data path. Each repetition times ``--steps`` steps after ``--warmup`` untimed ones, one of ours
+then one of the plain loop, in turns step by step; the printed ratio is ours / plain in steps
+per second, mean ± standard deviation over the repetitions (1.0: no overhead). ``--variant``
+changes both sides alike:
 
 - ``fused``: Adam's fused implementation;
 - ``channels_last``: our module under ``SpeedOptions(channels_last=True)``; the plain loop's
@@ -83,41 +84,56 @@ def batches(data: Tensor) -> Iterator[Tensor]:
     return iter(Slices(data, BATCH))
 
 
-class StepClock(L.Callback):
-    """Wall-clock time of the steps after the first ``warmup``."""
+class Interleaved(L.Callback):
+    """Runs one plain step after each of our steps and keeps both sides' times, after the first
+    ``warmup`` steps. Our step's time is the wall time from one batch's start to the next's
+    (or the end of training) less the plain step run in between, so it holds everything
+    Lightning does per step; taken in turns, both sides see the same machine at the same moment
+    (on a shared host the speed drifts by more than the overhead being measured)."""
 
-    def __init__(self, warmup: int) -> None:
-        self.warmup, self.started, self.ended = warmup, None, None
+    def __init__(self, plain_step: Callable[[], None], warmup: int) -> None:
+        self.plain_step, self.warmup = plain_step, warmup
+        self.ours = self.plain = self.last_plain = 0.0
+        self.mark: float | None = None
+
+    def _close_interval(self, pl_module) -> None:
+        now = time.perf_counter()
+        if self.mark is not None and pl_module.generator_steps > self.warmup:
+            self.ours += now - self.mark - self.last_plain
+        self.mark = now
 
     def on_train_batch_start(self, trainer, pl_module, batch, batch_idx):
-        if pl_module.generator_steps == self.warmup:
-            self.started = time.perf_counter()
+        self._close_interval(pl_module)
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
+        start = time.perf_counter()
+        self.plain_step()
+        self.last_plain = time.perf_counter() - start
+        if pl_module.generator_steps > self.warmup:
+            self.plain += self.last_plain
 
     def on_train_end(self, trainer, pl_module):
-        self.ended = time.perf_counter()
+        self._close_interval(pl_module)
 
 
-def time_ours(
-    module: L.LightningModule, data: Tensor, warmup: int, steps: int, speed: SpeedOptions
-) -> float:
+def time_pair(
+    module: L.LightningModule,
+    plain_step: Callable[[], None],
+    data: Tensor,
+    warmup: int,
+    steps: int,
+    speed: SpeedOptions,
+) -> tuple[float, float]:
     """Steps per second of ``module`` under a bare Trainer (no logger, checkpoint or bar) with
-    the run-time policies ``wgen fit`` adds (``fit_policies``) and the variant's ``speed``."""
+    the run-time policies ``wgen fit`` adds (``fit_policies``) and the variant's ``speed``, and
+    of ``plain_step``, run in turns (:class:`Interleaved`)."""
     module.max_generator_steps = warmup + steps
-    clock = StepClock(warmup)
+    turns = Interleaved(plain_step, warmup)
     trainer = bare_trainer()
-    trainer.callbacks.extend([clock, speed, *fit_policies(trainer.callbacks)])
+    trainer.callbacks.extend([turns, speed, *fit_policies(trainer.callbacks)])
     loader = DataLoader(Slices(data, BATCH), batch_size=None)
     trainer.fit(module, train_dataloaders=loader)
-    return steps / (clock.ended - clock.started)
-
-
-def time_plain(step: Callable[[], None], warmup: int, steps: int) -> float:
-    for _ in range(warmup):
-        step()
-    start = time.perf_counter()
-    for _ in range(steps):
-        step()
-    return steps / (time.perf_counter() - start)
+    return steps / turns.ours, steps / turns.plain
 
 
 class Variant:
@@ -269,12 +285,14 @@ def wae_mmd_pair(
 
 PAIRS = {"wgan_gp": wgan_gp_pair, "wae_mmd": wae_mmd_pair}
 NUMERIC = ("steps", "warmup", "repeats", "threads")
+# timed steps per repetition when --steps is not given: about 40 s of each side on 2 cores
+STEPS = {"wgan_gp": 40, "wae_mmd": 400}
 VARIANTS = ("default", "fused", "channels_last", "compile")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--steps", type=int, default=30)
+    parser.add_argument("--steps", type=int, default=None, help=f"default: {STEPS}")
     parser.add_argument("--warmup", type=int, default=5)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--threads", type=int, default=2)
@@ -291,8 +309,10 @@ def main() -> None:
         rates: dict[str, list[float]] = {"ours": [], "plain": []}
         for _ in range(args.repeats):
             speed = variant.speed_options()
-            rates["ours"].append(time_ours(ours(), data, args.warmup, args.steps, speed))
-            rates["plain"].append(time_plain(plain(), args.warmup, args.steps))
+            steps = args.steps or STEPS[name]
+            ours_rate, plain_rate = time_pair(ours(), plain(), data, args.warmup, steps, speed)
+            rates["ours"].append(ours_rate)
+            rates["plain"].append(plain_rate)
         ratios = [o / p for o, p in zip(rates["ours"], rates["plain"], strict=True)]
         record = {
             "pair": name,
@@ -300,7 +320,7 @@ def main() -> None:
             "ratio": ratios,
             "ratio_mean": statistics.fmean(ratios),
             "threads": args.threads,
-            "steps": args.steps,
+            "steps": steps,
             "variant": args.variant,
             "notes": list(variant.notes),
         }
@@ -324,7 +344,7 @@ def main() -> None:
                 "lightning": L.__version__,
                 "machine": platform.processor() or platform.machine(),
                 "command": "python benchmarks/train_throughput.py "
-                + " ".join(f"--{k} {v}" for k, v in vars(args).items() if k in NUMERIC)
+                + " ".join(f"--{k} {v}" for k, v in vars(args).items() if k in NUMERIC and v)
                 + (f" --variant {args.variant}" if args.variant != "default" else ""),
             },
             indent=1,

@@ -8,6 +8,7 @@ from lightning_wgen.models.base import GenerativeModule
 from lightning_wgen.models.cramer_gan import CramerGAN
 from lightning_wgen.models.fgan import FGAN
 from lightning_wgen.models.gan import DRAGAN, GAN
+from lightning_wgen.models.lightning_fixes import skip_moves_to_the_same_device
 from lightning_wgen.models.spectral import SNGAN, WGANSN
 from lightning_wgen.models.vae import VAE
 from lightning_wgen.models.wae_gan import WAEGAN
@@ -15,6 +16,8 @@ from lightning_wgen.models.wae_mmd import WAEMMD
 from lightning_wgen.models.wgan import WGAN, clip_parameters
 from lightning_wgen.models.wgan_div import WGANDiv
 from lightning_wgen.models.wgan_gp import WGANGP
+
+skip_moves_to_the_same_device()  # Lightning's per-step logging, faster (lightning_fixes.py)
 
 __all__ = [
     "AAE",
