@@ -17,6 +17,7 @@ from lightning_wgen.errors import ChecksumError, ConfigError, DownloadError, Mod
 from lightning_wgen.models import AdversarialModule
 from lightning_wgen.zoo import (
     Manifest,
+    add_critic,
     download,
     list_models,
     load_pretrained,
@@ -25,6 +26,7 @@ from lightning_wgen.zoo import (
     verify,
 )
 from lightning_wgen.zoo.files import file_sha256, parse_hf_reference
+from lightning_wgen.zoo.weights import export_state, to_safetensors
 
 NAME = "wgan-gp-grid25-test"
 STEPS = 30
@@ -92,9 +94,38 @@ def test_a_gan_is_published_with_its_critic_for_refined_sampling(trained, publis
         model.sample(64, seed=2, refine="drs", real=real),
         reference.sample(64, seed=2, refine="drs", real=real),
     )
-    # the shipped zoo files came before critics were published: asking for one is one line
-    with pytest.raises(ConfigError, match="zoo model wgan-gp-grid25 was published without its"):
-        load_pretrained("wgan-gp-grid25", critic=True)
+
+
+def test_a_gan_published_without_its_critic_gets_one_fitted_to_its_generator(
+    published, tmp_path, capsys
+):
+    # the zoo's first files held only the generator: make such an entry from the test model
+    model = load_pretrained(NAME, manifest=published)
+    data = to_safetensors(export_state(model), Manifest.read(published).entry(NAME).config, NAME)
+    bare = tmp_path / "bare.safetensors"
+    bare.write_bytes(data)
+    path = copy_manifest(
+        published, tmp_path, file=bare.name, sha256=file_sha256(bare), size=len(data)
+    )
+    with pytest.raises(ConfigError, match=f"zoo model {NAME} was published without its critic"):
+        load_pretrained(NAME, manifest=path, critic=True)
+
+    with pytest.raises(SystemExit) as done:
+        wgen(["zoo", "--manifest", str(path), "add-critic", NAME, "--steps", "300"])
+    assert done.value.code == 0 and f"{NAME}: critic fitted in 300 steps" in capsys.readouterr().out
+    entry = Manifest.read(path).entry(NAME)
+    assert entry.file == f"{NAME}-{entry.sha256[:8]}.safetensors" and entry.size > len(data)
+    assert entry.extra["critic"]["steps"] == 300
+    assert not (tmp_path / "bare.safetensors").exists()
+    refined = load_pretrained(NAME, manifest=path, critic=True)
+    assert torch.equal(refined.sample(256, seed=3), model.sample(256, seed=3))
+    # the fitted critic scores the data above the 30-step generator's samples
+    real = ToyDataModule("grid25").sample(1000, seed=7)
+    with torch.no_grad():
+        gap = refined.critic(real).mean() - refined.critic(model.sample(1000, seed=1)).mean()
+    assert gap > 0.5 * entry.extra["critic"]["w_estimate"] > 0
+    with pytest.raises(ConfigError, match="already has its critic"):
+        add_critic(NAME, manifest=path, steps=10)
 
 
 def test_manifest_entry_says_what_the_file_is(trained, published):

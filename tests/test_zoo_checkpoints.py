@@ -55,6 +55,17 @@ def test_shipped_checkpoint_verifies_loads_and_samples(name):
         assert samples.min() >= -1 and samples.max() <= 1
 
 
+@pytest.mark.parametrize("name", ["wgan-gp-mnist", "wgan-mnist"])
+def test_mnist_gans_ship_a_critic_that_scores_test_images_above_samples(name, mnist):
+    entry = SHIPPED.entry(name)
+    assert entry.extra["critic"]["steps"] >= 1000  # fitted after training (zoo/critic.py)
+    model = load_pretrained(name, critic=True)
+    test = next(iter(mnist.reference_images(500, split="test", batch_size=500, seed=0)))
+    with torch.no_grad():
+        gap = model.critic(test).mean() - model.critic(model.sample(500, seed=0)).mean()
+    assert gap > 0.5 * entry.extra["critic"]["w_estimate"] > 0
+
+
 def test_one_line_load_works_from_anywhere_with_an_empty_cache(tmp_path):
     """The README's line, in a new process, in another folder, with nothing cached."""
     code = (

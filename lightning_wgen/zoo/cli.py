@@ -1,4 +1,5 @@
-"""``wgen zoo list | info NAME | download NAME | verify [NAME] [--metrics] | publish``."""
+"""``wgen zoo list | info NAME | download NAME | verify [NAME] [--metrics] | publish |
+add-critic NAME``."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import argparse
 import json
 
 from lightning_wgen.cli_messages import OneLineArgumentParser
+from lightning_wgen.zoo.critic import add_critic
 from lightning_wgen.zoo.evaluation import SEEDS
 from lightning_wgen.zoo.manifest import Manifest, ModelEntry
 from lightning_wgen.zoo.publish import measure_again, publish
@@ -38,6 +40,11 @@ def parser() -> argparse.ArgumentParser:
     out.add_argument(
         "--inception", action="store_true", help="also Lucic et al.'s Inception FID (seed 0)"
     )
+    fit = sub.add_parser("add-critic", help="fit a critic to a published GAN and republish it")
+    fit.add_argument("name")
+    fit.add_argument("--steps", type=int, default=5000, help="critic updates (default: 5000)")
+    fit.add_argument("--data_dir", help="where the training data is (default: data)")
+    fit.add_argument("--seed", type=int, default=0)
     return p
 
 
@@ -67,6 +74,15 @@ def zoo_main(argv: list[str]) -> int:
         )
         print(f"published {args.name}: {entry.file} ({entry.size / 1e6:.2f} MB), "
               f"{_main_metric(entry)}")  # fmt: skip
+        return 0
+    if args.command == "add-critic":
+        entry = add_critic(
+            args.name, steps=args.steps, manifest=args.manifest, data_dir=args.data_dir,
+            seed=args.seed, command="wgen zoo " + " ".join(argv),
+        )  # fmt: skip
+        fitted = entry.extra["critic"]
+        print(f"{args.name}: critic fitted in {fitted['steps']} steps ({fitted['seconds']:.0f} s, "
+              f"W1 estimate {fitted['w_estimate']:.3f}); now {entry.file}")  # fmt: skip
         return 0
     manifest = Manifest.read(args.manifest)
     if args.command == "list":
