@@ -68,6 +68,8 @@ def main() -> None:
             print(json.dumps(row), flush=True)
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     command = "python benchmarks/refine_mnist.py --data_dir DATA"
+    if args.methods != list(METHODS):
+        command += " --methods " + " ".join(args.methods)
     if args.num_samples != 2000:
         command += f" --num_samples {args.num_samples}"
     RESULTS.write_text(json.dumps({"rows": rows, "command": command}, indent=1) + "\n")
