@@ -227,6 +227,7 @@ def _not_ignoring_max_time(record: logging.LogRecord) -> bool:
 
 
 def _cli(args: list[str] | None, run: bool = True) -> WGenCLI:
+    _quiet_known_warnings()  # also when called without main (build_from_config, tests)
     return WGenCLI(
         subclass_mode_model=True,
         subclass_mode_data=True,
@@ -247,7 +248,6 @@ def build_from_config(
     ``overrides`` are command-line style, e.g. ``"--model.init_args.max_generator_steps=10"``.
     The config's ``seed_everything`` is applied, as ``wgen fit`` would.
     """
-    _quiet_known_warnings()
     cli = _cli(["--config", str(config), *overrides, "--trainer.logger=false"], run=False)
     return cli.model, cli.datamodule
 
