@@ -17,6 +17,7 @@ from collections.abc import Iterable, Iterator
 from typing import Any
 
 import torch
+from safetensors.torch import load_file
 from torch import Tensor
 
 from lightning_wgen.checkpoint_io import atomic_write
@@ -84,12 +85,12 @@ def add_critic(
         raise ConfigError(f"zoo model {name} ({entry.family}) has no critic to fit.")
     if "critic" not in model.untrained_networks:
         raise ConfigError(f"zoo model {name} already has its critic; nothing to add.")
-    old = export_state(model)
+    published = load_file(str(download(name, manifest=manifest)))
     datamodule = ready(build_datamodule(entry.data, f"the manifest's {name}", data_dir=data_dir))
     torch.manual_seed(seed)
     fitted = fit_critic(model, datamodule.train_dataloader(), steps)
     state = export_state(model, critic=True)
-    if any(not torch.equal(state[k], v) for k, v in old.items()):
+    if any(not torch.equal(state[k], v) for k, v in published.items()):
         raise RuntimeError(f"fitting the critic changed {name}'s generator; nothing written.")
     data = to_safetensors(state, entry.config, name)
     sha256 = hashlib.sha256(data).hexdigest()
