@@ -12,6 +12,12 @@ the metrics from them::
 
     python benchmarks/inception_features.py --data_dir ../shared/data            # everything
     python benchmarks/inception_features.py --data_dir data --sources test wgan-gp-mnist
+    python benchmarks/inception_features.py --sources wgan-gp-mnist:dot_latent  # refined
+
+A source ``<model>:<method>`` is the same 10,000 samples refined by the model's published
+critic (``model.sample(10_000, seed=0, refine=method)``, DOT only: DRS and MH draw other
+samples), in ``<name>-<sha256[:8]>-<method>``; ``benchmarks/refine_mnist.py --inception``
+reads them.
 
 It prints the seconds per 10,000 images of each chunk and writes them to ``timing.json``.
 """
@@ -43,16 +49,23 @@ def batches(source: str, data_dir: str):
         return data.reference_images(NUM, split=source, batch_size=BATCH, seed=0)
     from lightning_wgen.zoo import load_pretrained
 
-    return load_pretrained(source).sample_batches(NUM, seed=0, batch_size=BATCH)
+    name, _, method = source.partition(":")
+    if method:
+        model = load_pretrained(name, critic=True)
+        return model.sample(NUM, seed=0, batch_size=BATCH, refine=method).split(BATCH)
+    return load_pretrained(name).sample_batches(NUM, seed=0, batch_size=BATCH)
 
 
 def folder_name(source: str) -> str:
-    """``test``/``train``, or the model's name with its file's sha256 prefix."""
+    """``test``/``train``, or the model's name with its file's sha256 prefix (and the
+    refinement method of a ``<model>:<method>`` source)."""
     if source in ("test", "train"):
         return source
     from lightning_wgen.zoo import Manifest
 
-    return f"{source}-{Manifest.read().entry(source).sha256[:8]}"
+    name, _, method = source.partition(":")
+    folder = f"{name}-{Manifest.read().entry(name).sha256[:8]}"
+    return f"{folder}-{method}" if method else folder
 
 
 def main() -> None:

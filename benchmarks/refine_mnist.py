@@ -6,14 +6,24 @@ method took, beside the cost per 10,000 samples.
 
 The reference is the first 8,000 MNIST test images; DRS and MH calibrate the critic on the other
 2,000 (held out from the reference). Samples are those of seed 0 (``model.sample(n, seed=0,
-refine=...)``). Results go to ``benchmarks/results/refine_mnist.json``. The Inception rows
-(Lucic protocol) are measured with ``benchmarks/inception_features.py``.
+refine=...)``). Results go to ``benchmarks/results/refine_mnist.json``.
+
+``--inception DIR`` adds the Lucic et al. 2018 protocol for the raw and DOT samples: the 10,000
+samples of seed 0 against the 10,000 test images, Inception FID, precision, recall, density and
+coverage from the features ``benchmarks/inception_features.py`` stored in ``DIR`` (sources
+``test``, ``<model>`` and ``<model>:<method>``), and the same metrics in the domain features,
+computed here on the same samples::
+
+    python benchmarks/inception_features.py --data_dir DATA --out DIR \
+        --sources test wgan-gp-mnist wgan-mnist wgan-gp-mnist:dot_latent wgan-mnist:dot_latent
+    python benchmarks/refine_mnist.py --data_dir DATA --inception DIR --methods raw dot_latent
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import sys
 import time
 from pathlib import Path
 
@@ -21,8 +31,12 @@ import torch
 
 from lightning_wgen.data import MNISTDataModule
 from lightning_wgen.metrics import frechet_distance, load_domain_extractor, metric_images
-from lightning_wgen.metrics.fidelity import precision_recall
+from lightning_wgen.metrics.fidelity import density_coverage, precision_recall
 from lightning_wgen.zoo import load_pretrained
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from inception_features import folder_name  # noqa: E402
+from inception_fid import stored  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results" / "refine_mnist.json"
@@ -37,6 +51,7 @@ def main() -> None:
     parser.add_argument("--methods", nargs="+", default=list(METHODS), choices=list(METHODS))
     parser.add_argument("--num_samples", type=int, default=2000)
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--inception", help="folder of stored Inception features (see above)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     data = MNISTDataModule(data_dir=args.data_dir, download=False)
@@ -72,12 +87,60 @@ def main() -> None:
         command += " --methods " + " ".join(args.methods)
     if args.num_samples != 2000:
         command += f" --num_samples {args.num_samples}"
-    RESULTS.write_text(json.dumps({"rows": rows, "command": command}, indent=1) + "\n")
+    record = {"rows": rows, "command": command}
+    if args.inception:
+        lucic = lucic_rows(args, test, features)
+        record["lucic"] = {"rows": lucic, "command": command + " --inception DIR"}
+    RESULTS.write_text(json.dumps(record, indent=1) + "\n")
     print("| model | method | FID (MNIST features) | precision | recall | s per 10,000 |")
     print("|---|---|---|---|---|---|")
     for r in rows:
         print(f"| `{r['model']}` | {r['method']} | {r['fid_mnist']:.2f} | {r['precision']:.3f} | "
               f"{r['recall']:.3f} | {r['seconds_per_10000']:.0f} |")  # fmt: skip
+    if args.inception:
+        print_lucic(lucic)
+
+
+def lucic_rows(args, test: torch.Tensor, features) -> list[dict]:
+    """Lucic et al.'s protocol for the raw and DOT rows: 10,000 samples of seed 0 against the
+    10,000 test images, in the stored Inception features and in the domain features."""
+    folder = Path(args.inception)
+    inception_test = stored(folder / "test")
+    if inception_test is None:
+        raise SystemExit(f"the test images' Inception features are not complete in {folder}.")
+    domain_test = features(test)
+    rows = []
+    for name in args.models:
+        model = load_pretrained(name, critic=True)
+        for method in args.methods:
+            refine = METHODS[method][0]
+            if refine in ("drs", "mh"):
+                continue  # other samples than seed 0's: no stored features
+            fake_inception = stored(folder / folder_name(f"{name}:{refine}" if refine else name))
+            if fake_inception is None:
+                print(f"{name} {method}: Inception features incomplete, skipped")
+                continue
+            samples = model.sample(10_000, seed=0, batch_size=250, refine=refine)
+            row = {"model": name, "method": method}
+            for prefix, real, fake in (("inception", inception_test, fake_inception),
+                                       ("mnist", domain_test, features(samples))):  # fmt: skip
+                values = {"fid": frechet_distance(real, fake), **precision_recall(real, fake),
+                          **density_coverage(real, fake)}  # fmt: skip
+                row.update({f"{key}_{prefix}": value for key, value in values.items()})
+            rows.append(row)
+            print(json.dumps(row), flush=True)
+    return rows
+
+
+def print_lucic(rows: list[dict]) -> None:
+    columns = ("fid", "precision", "recall", "density", "coverage")
+    print("| model | method | Inception: " + " | ".join(columns) + " | domain: "
+          + " | ".join(columns) + " |")  # fmt: skip
+    print("|---" * (2 + 2 * len(columns)) + "|")
+    for r in rows:
+        values = [f"{r[f'{c}_{space}']:.{2 if c == 'fid' else 3}f}"
+                  for space in ("inception", "mnist") for c in columns]  # fmt: skip
+        print(f"| `{r['model']}` | {r['method']} | " + " | ".join(values) + " |")
 
 
 if __name__ == "__main__":

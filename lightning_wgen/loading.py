@@ -21,7 +21,7 @@ from lightning_wgen.models.base import GenerativeModule
 ZOO_PREFIX = "zoo:"
 
 
-def _zoo_name(source: str) -> str | None:
+def zoo_name(source: str) -> str | None:
     """The zoo name ``source`` refers to: ``zoo:NAME``, or a bare name that is not a file."""
     if source.startswith(ZOO_PREFIX):
         return source[len(ZOO_PREFIX) :]
@@ -81,7 +81,7 @@ def load_model(
     from lightning_wgen.zoo.weights import build_model, load_state, ready_to_sample
 
     source = str(source)
-    name = _zoo_name(source)
+    name = zoo_name(source)
     if name is not None:
         return load_pretrained(name, map_location=map_location, ema=ema)
     path = Path(source)
@@ -120,7 +120,7 @@ def source_weights(source: str) -> dict[str, Tensor]:
     checkpoint, sha256-checked when from the zoo."""
     from safetensors.torch import load as load_bytes
 
-    name = _zoo_name(source)
+    name = zoo_name(source)
     if name is not None:
         from lightning_wgen.zoo.registry import download
 

@@ -161,7 +161,8 @@ def check_refinable(model, method: str) -> None:
     if "critic" in getattr(model, "untrained_networks", ()):
         raise ConfigError(
             f"refine={method!r} needs the trained critic, and this model was loaded from a file "
-            "that holds only what sampling needs; load the `wgen fit` checkpoint instead."
+            "that holds only what sampling needs; load the `wgen fit` checkpoint instead (a zoo "
+            "model gets one with `wgen zoo add-critic NAME`)."
         )
 
 

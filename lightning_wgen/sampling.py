@@ -18,7 +18,7 @@ from torch import Tensor
 from lightning_wgen.checkpoint_io import atomic_save, read_checkpoint
 from lightning_wgen.cli_messages import OneLineArgumentParser, checked_device, checked_output
 from lightning_wgen.errors import ConfigError, first_line
-from lightning_wgen.loading import data_config, load_model
+from lightning_wgen.loading import data_config, load_model, zoo_name
 from lightning_wgen.models.base import GenerativeModule
 from lightning_wgen.refine import METHODS, check_refinable
 from lightning_wgen.zoo.weights import build_datamodule
@@ -113,10 +113,16 @@ def parser() -> argparse.ArgumentParser:
 
 
 def held_out_real(source: str, n: int, data_dir: str | None, device: torch.device) -> Tensor:
-    """``n`` real samples the run did not train on, from the DataModule its checkpoint saved:
-    points of a toy set (seed 7) or images of the test split (seed 1)."""
-    checkpoint = read_checkpoint(Path(source), "--model")
-    data = build_datamodule(data_config(checkpoint, source), source, data_dir=data_dir)
+    """``n`` real samples the run did not train on, from the DataModule its checkpoint saved
+    (or a zoo entry's): points of a toy set (seed 7) or images of the test split (seed 1)."""
+    name = zoo_name(source)
+    if name is not None:
+        from lightning_wgen.zoo.manifest import Manifest
+
+        config = Manifest.read().entry(name).data
+    else:
+        config = data_config(read_checkpoint(Path(source), "--model"), source)
+    data = build_datamodule(config, source, data_dir=data_dir)
     if hasattr(data, "reference_images"):
         return torch.cat(list(data.reference_images(n, seed=1))).to(device)
     return data.sample(n, seed=7).to(device)
@@ -146,9 +152,15 @@ def sample_main(argv: list[str]) -> Path:
         nrow = args.steps
     else:
         if args.refine and "critic" in getattr(model, "untrained_networks", ()):
+            name = zoo_name(args.model)
+            fix = (
+                f"fit one with `wgen zoo add-critic {name}`"
+                if name is not None
+                else "pass the run's `wgen fit` checkpoint"
+            )
             raise ConfigError(
                 f"--refine needs the run's trained critic, and --model {args.model} holds only "
-                "what sampling needs; pass the run's `wgen fit` checkpoint."
+                f"what sampling needs; {fix}."
             )
         if args.refine:
             check_refinable(model, args.refine)  # before reading the run's data for DRS or MH

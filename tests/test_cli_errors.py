@@ -14,7 +14,8 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 QUICKSTART = str(ROOT / "configs" / "quickstart.yaml")
 WGAN_TOY = str(ROOT / "configs" / "wgan" / "toy.yaml")
-GRID25 = ROOT / "checkpoints" / "wgan-gp-grid25-48ab8776.safetensors"
+MANIFEST = json.loads((ROOT / "checkpoints" / "manifest.json").read_text())
+GRID25 = ROOT / "checkpoints" / MANIFEST["models"]["wgan-gp-grid25"]["file"]
 
 
 def flip_a_byte(source: Path, target: Path) -> Path:

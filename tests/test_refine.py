@@ -174,15 +174,6 @@ def test_transport_raises_every_samples_critic_value(method):
     assert (model.critic(further).flatten() - model.critic(raw).flatten()).mean() > gain.mean()
 
 
-def test_a_model_loaded_without_its_critic_refuses_to_refine():
-    from lightning_wgen.zoo import load_pretrained
-
-    model = load_pretrained("wgan-gp-grid25")  # zoo files hold what sampling needs, no critic
-    assert model.untrained_networks == ["critic"]
-    with pytest.raises(ConfigError, match="refine='dot' needs the trained critic"):
-        model.sample(10, refine="dot")
-
-
 def test_toy_evaluation_measures_and_draws_refined_samples_beside_the_raw(tmp_path, capsys):
     from helpers import quiet_trainer, tiny_wgan_gp
     from PIL import Image

@@ -7,6 +7,7 @@ import threading
 from dataclasses import replace
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 from safetensors import safe_open
@@ -97,7 +98,7 @@ def test_a_gan_is_published_with_its_critic_for_refined_sampling(trained, publis
 
 
 def test_a_gan_published_without_its_critic_gets_one_fitted_to_its_generator(
-    published, tmp_path, capsys
+    published, tmp_path, capsys, monkeypatch
 ):
     # the zoo's first files held only the generator: make such an entry from the test model
     model = load_pretrained(NAME, manifest=published)
@@ -109,6 +110,18 @@ def test_a_gan_published_without_its_critic_gets_one_fitted_to_its_generator(
     )
     with pytest.raises(ConfigError, match=f"zoo model {NAME} was published without its critic"):
         load_pretrained(NAME, manifest=path, critic=True)
+    # loaded plainly it samples, but refuses to refine with its untrained critic, in one line
+    bare_model = load_pretrained(NAME, manifest=path)
+    assert bare_model.untrained_networks == ["critic"]
+    with pytest.raises(ConfigError, match="refine='dot' needs the trained critic"):
+        bare_model.sample(10, refine="dot")
+    monkeypatch.setenv("WGEN_MANIFEST", str(path))
+    with pytest.raises(SystemExit) as refused:
+        wgen(["sample", "--model", NAME, "--refine", "dot", "--out", str(tmp_path / "r.npy")])
+    assert refused.value.code == (
+        f"wgen: error: --refine needs the run's trained critic, and --model {NAME} holds only "
+        f"what sampling needs; fit one with `wgen zoo add-critic {NAME}`."
+    )
 
     with pytest.raises(SystemExit) as done:
         wgen(["zoo", "--manifest", str(path), "add-critic", NAME, "--steps", "300"])
@@ -126,6 +139,12 @@ def test_a_gan_published_without_its_critic_gets_one_fitted_to_its_generator(
     assert gap > 0.5 * entry.extra["critic"]["w_estimate"] > 0
     with pytest.raises(ConfigError, match="already has its critic"):
         add_critic(NAME, manifest=path, steps=10)
+    # `wgen sample` refines a zoo name with its critic; DRS calibrates on the entry's data set
+    out = tmp_path / "drs.npy"
+    wgen(["sample", "--model", NAME, "--refine", "drs", "--n", "300", "--out", str(out)])
+    real = ToyDataModule("grid25").sample(2000, seed=7)
+    expected = refined.sample(300, seed=0, refine="drs", real=real)
+    np.testing.assert_allclose(np.load(out), expected.numpy(), atol=1e-6)
 
 
 def test_manifest_entry_says_what_the_file_is(trained, published):
