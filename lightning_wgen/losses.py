@@ -414,3 +414,55 @@ def mmd_unbiased(x: Tensor, y: Tensor, kernel: str = "imq", prior_variance: floa
 
     cross = latent_kernel(x, y, kernel, prior_variance).mean()
     return within(x) + within(y) - 2.0 * cross
+
+
+# -- autoencoder regularisers --------------------------------------------------------------------
+
+CORRUPTIONS = ("gaussian", "masking")
+
+
+def corrupt(x: Tensor, kind: str, level: float, noise: Tensor) -> Tensor:
+    """The denoising autoencoder's corrupted input ``x~ ~ q_D(x~ | x)`` (Vincent, Larochelle,
+    Bengio, Manzagol 2008, "Extracting and composing robust features with denoising
+    autoencoders": the corruption process ``q_D`` and the objective that reconstructs ``x`` from
+    ``x~``): ``"masking"`` sets a random fraction ``level`` of each sample's
+    entries to the data's floor (-1 for images in [-1, 1]; the paper's 0 for [0, 1] pixels),
+    ``"gaussian"`` adds ``N(0, level^2)`` noise. ``noise`` (shaped as ``x``) holds the draws:
+    ``U[0, 1)`` for masking (an entry is dropped where its draw is below ``level``), ``N(0, 1)``
+    for Gaussian. The autoencoder is then trained to reconstruct the clean ``x`` from ``x~``."""
+    if kind not in CORRUPTIONS:
+        raise ConfigError(f"corruption must be one of {CORRUPTIONS}, got {kind!r}.")
+    if kind == "gaussian":
+        return x + level * noise
+    return torch.where(noise < level, torch.full_like(x, -1.0), x)
+
+
+def l1_sparsity(codes: Tensor) -> Tensor:
+    """``E sum_j |h_j|``, the L1 sparsity penalty on the codes ``h`` ``(B, d)`` (Goodfellow,
+    Bengio, Courville 2016, "Deep Learning", Sec. 14.2.1: ``Omega(h) = lambda sum_i |h_i|``)."""
+    return codes.abs().sum(1).mean()
+
+
+def kl_sparsity(activations: Tensor, target: float) -> Tensor:
+    """``sum_j KL(rho || rho^_j) = sum_j rho log(rho / rho^_j) + (1 - rho) log((1 - rho) / (1 -
+    rho^_j))`` with ``rho^_j`` the batch's mean activation of unit ``j`` (in (0, 1), e.g. a
+    sigmoid of the codes) and ``rho`` the target (Ng 2011, "Sparse autoencoder", CS294A lecture
+    notes, section "Autoencoders and sparsity": the penalty term of the sparse cost J_sparse)."""
+    rho_hat = activations.mean(0).clamp(1e-6, 1 - 1e-6)
+    rho = target
+    return (rho * (rho / rho_hat).log() + (1 - rho) * ((1 - rho) / (1 - rho_hat)).log()).sum()
+
+
+def contractive_penalty(x: Tensor, codes: Tensor) -> Tensor:
+    """``E ||J_f(x)||_F^2 = E sum_ij (d h_j / d x_i)^2``, the squared Frobenius norm of the
+    encoder's Jacobian at each sample, averaged over the batch: the penalty of the objective
+    ``J_CAE`` (Rifai, Vincent, Muller, Glorot, Bengio 2011, "Contractive auto-encoders: explicit
+    invariance during feature extraction", Sec. 3). ``codes = f(x)`` must be computed from
+    ``x`` with gradients on; one backward pass per code dimension, kept in the graph so that the
+    penalty trains the encoder. Samples are taken as independent (a batch-norm layer in training
+    mode couples them by O(1/B))."""
+    total = codes.new_zeros(())
+    for j in range(codes.shape[1]):
+        (rows,) = torch.autograd.grad(codes[:, j].sum(), x, create_graph=True)
+        total = total + rows.pow(2).sum()
+    return total / codes.shape[0]

@@ -45,10 +45,12 @@ class AAE(LatentAdversarialModule):
         return {**super().optimizers_to_build(), "encoder": encoder}
 
     def autoencoder_update(self, x: Tensor) -> tuple[Tensor, dict[str, Tensor]]:
-        codes, _ = self.codes_for_training(x)
+        seen = self.regularisers.encoder_input(self, x)  # denoising, sparse, contractive
+        codes, posterior = self.codes_for_training(seen)
         reconstruction = reconstruction_cost(self.decoder(codes), x)
-        loss = self.reconstruction_weight * reconstruction
         terms = {"ae/reconstruction": reconstruction}
+        terms.update(self.regularisers.terms(seen, codes if posterior is None else posterior[0]))
+        loss = self.reconstruction_weight * reconstruction + self.regularisers.weighted(terms)
         self.step_if_finite(self.optimizer("autoencoder"), loss, terms, "reconstruction update")
 
         codes, posterior = self.codes_for_training(x)
@@ -57,5 +59,5 @@ class AAE(LatentAdversarialModule):
         update = "encoder regularisation update"
         encoder = self.optimizer("encoder")
         self.step_if_finite(encoder, self.penalty_weight * penalty, {"ae/penalty": penalty}, update)
-        logs.update({"ae/reconstruction": reconstruction, "ae/penalty": penalty, "ae/loss": loss})
+        logs.update({**terms, "ae/penalty": penalty, "ae/loss": loss})
         return codes.detach(), logs

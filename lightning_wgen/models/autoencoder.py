@@ -19,6 +19,7 @@ from torch.optim import Optimizer
 from lightning_wgen.data.images import images_of
 from lightning_wgen.errors import ConfigError
 from lightning_wgen.losses import mmd_unbiased, reconstruction_cost
+from lightning_wgen.models.ae_regularisers import CodeRegularisers
 from lightning_wgen.models.base import GenerativeModule
 from lightning_wgen.models.optimizers import OptimizerFactory, build_optimizer, hparams_ignore
 
@@ -49,6 +50,15 @@ class AutoencoderModule(GenerativeModule):
         reconstruction_weight: the factor on ``c``; ``None``: the family's paper value.
         optimizer: callable ``params -> Optimizer`` for encoder and decoder together; ``None``:
             the family's paper optimizer.
+        corruption, corruption_level: a denoising autoencoder: the encoder sees ``x`` corrupted
+            ("masking" a fraction ``corruption_level`` of the pixels, or "gaussian" noise of
+            that std) and the decoder must give back the clean ``x`` (:func:`~lightning_wgen.
+            losses.corrupt`).
+        sparsity_weight, sparsity, sparsity_target: a sparse autoencoder: ``"l1"`` adds
+            ``weight * E sum_j |z_j|``, ``"kl"`` the KL sparsity penalty of the codes' sigmoids to
+            ``sparsity_target`` (logged as ``ae/sparsity``).
+        contractive_weight: a contractive autoencoder: adds ``weight * E ||J_f(x)||_F^2`` of the
+            encoder's (mean) codes (logged as ``ae/contractive``).
         run_options: ``max_generator_steps``, ``lr_decay``, ``init_from``, ``nonfinite``: see
             :class:`GenerativeModule`.
     """
@@ -71,10 +81,20 @@ class AutoencoderModule(GenerativeModule):
         *,
         reconstruction_weight: float | None = None,
         optimizer: OptimizerFactory | None = None,
+        corruption: str | None = None,
+        corruption_level: float = 0.25,
+        sparsity_weight: float = 0.0,
+        sparsity: str = "l1",
+        sparsity_target: float = 0.05,
+        contractive_weight: float = 0.0,
         **run_options: Any,
     ) -> None:
         super().__init__(**run_options)
         family = type(self).__name__
+        self.regularisers = CodeRegularisers(
+            corruption, corruption_level, sparsity, sparsity_target,
+            sparsity_weight=sparsity_weight, contractive_weight=contractive_weight,
+        )  # fmt: skip
         for name, net in (("encoder", encoder), ("decoder", decoder)):
             if not hasattr(net, "latent_dim"):
                 raise ConfigError(
@@ -167,12 +187,16 @@ class AutoencoderModule(GenerativeModule):
     def autoencoder_update(self, x: Tensor) -> tuple[Tensor, dict[str, Tensor]]:
         """One update of encoder and decoder on the family's objective (after the latent
         discriminator's, for the families that have one); the codes and the step's logs."""
-        codes, posterior = self.codes_for_training(x)
+        seen = self.regularisers.encoder_input(self, x)
+        codes, posterior = self.codes_for_training(seen)
         logs = self.update_discriminator(codes.detach())
         reconstruction = reconstruction_cost(self.decoder(codes), x)
         penalty = self.latent_penalty(codes, posterior)
+        terms = {"ae/reconstruction": reconstruction, "ae/penalty": penalty}
+        terms.update(self.regularisers.terms(seen, codes if posterior is None else posterior[0]))
         loss = self.reconstruction_weight * reconstruction + self.penalty_weight * penalty
-        terms = {"ae/loss": loss, "ae/reconstruction": reconstruction, "ae/penalty": penalty}
+        loss = loss + self.regularisers.weighted(terms)
+        terms["ae/loss"] = loss
         self.step_if_finite(self.optimizer("autoencoder"), loss, terms, "autoencoder update")
         return codes.detach(), {**logs, **terms}
 
