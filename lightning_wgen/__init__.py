@@ -19,6 +19,7 @@ from lightning_wgen.errors import (
 from lightning_wgen.models import (
     AAE,
     AEOT,
+    AVB,
     DRAGAN,
     FGAN,
     GAN,
@@ -40,6 +41,7 @@ __version__ = "0.1.0"
 __all__ = [
     "AAE",
     "AEOT",
+    "AVB",
     "VAE",
     "WAEGAN",
     "WAEMMD",

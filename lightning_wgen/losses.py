@@ -466,3 +466,14 @@ def contractive_penalty(x: Tensor, codes: Tensor) -> Tensor:
         (rows,) = torch.autograd.grad(codes[:, j].sum(), x, create_graph=True)
         total = total + rows.pow(2).sum()
     return total / codes.shape[0]
+
+
+def avb_kl_estimate(t: Tensor, normalised: Tensor, z: Tensor, std: Tensor) -> Tensor:
+    """``KL(q(z | x) || p(z))`` per image, averaged over the batch, with adaptive contrast
+    (Mescheder et al. 2017, "Adversarial Variational Bayes", Sec. 3.3): with ``r(z | x) = N(mu,
+    sigma^2)`` of ``q``'s moments and ``z~ = (z - mu) / sigma``, ``log q(z | x) - log p(z) =
+    T*(x, z~) + log r(z | x) - log p(z)``, where the adversary ``t = T(x, z~)`` estimates ``log
+    q~(z~ | x) - log N(z~; 0, I)`` and ``log r - log p = -||z~||^2 / 2 - sum log sigma +
+    ||z||^2 / 2`` (the ``2 pi`` terms cancel)."""
+    gaussian = 0.5 * z.pow(2).sum(1) - 0.5 * normalised.pow(2).sum(1) - std.log().sum(1)
+    return (t + gaussian).mean()

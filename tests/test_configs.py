@@ -15,7 +15,7 @@ FAMILIES = sorted(
     p.name for p in CONFIGS.iterdir() if p.is_dir() and p.name not in ("zoo", "logger", "cpu")
 )
 DATASETS = ("toy", "mnist", "fashion_mnist", "cifar10", "celeba")
-AUTOENCODERS = ("aae", "aeot", "vae", "wae_gan", "wae_mmd")  # image data only
+AUTOENCODERS = ("aae", "aeot", "avb", "vae", "wae_gan", "wae_mmd")  # image data only
 RUNS = [
     (family, dataset)
     for family in FAMILIES
@@ -25,7 +25,7 @@ RUNS = [
 
 
 def test_every_family_has_a_config_for_every_data_set():
-    assert len(FAMILIES) == 14
+    assert len(FAMILIES) == 15
     for family in FAMILIES:
         expected = [d for d in DATASETS if (family, d) in RUNS]
         assert sorted(p.stem for p in (CONFIGS / family).glob("*.yaml")) == sorted(expected)

@@ -4,6 +4,7 @@ from lightning_wgen.models.aae import AAE
 from lightning_wgen.models.adversarial import AdversarialModule, critic_steps_for
 from lightning_wgen.models.aeot import AEOT
 from lightning_wgen.models.autoencoder import AutoencoderModule
+from lightning_wgen.models.avb import AVB
 from lightning_wgen.models.base import GenerativeModule
 from lightning_wgen.models.cramer_gan import CramerGAN
 from lightning_wgen.models.fgan import FGAN
@@ -22,6 +23,7 @@ skip_moves_to_the_same_device()  # Lightning's per-step logging, faster (lightni
 __all__ = [
     "AAE",
     "AEOT",
+    "AVB",
     "VAE",
     "WAEGAN",
     "WAEMMD",

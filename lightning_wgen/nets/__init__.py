@@ -1,6 +1,7 @@
 """Plain ``nn.Module`` networks: they know nothing of training."""
 
 from lightning_wgen.nets.autoencoder import ConvDecoder, ConvEncoder
+from lightning_wgen.nets.avb import ImplicitEncoder, PairDiscriminator
 from lightning_wgen.nets.classifier import ConvClassifier
 from lightning_wgen.nets.dcgan import DCGANCritic, DCGANGenerator
 from lightning_wgen.nets.mlp import MLPCritic, MLPGenerator
@@ -14,10 +15,12 @@ __all__ = [
     "ConvClassifier",
     "DCGANCritic",
     "DCGANGenerator",
+    "ImplicitEncoder",
     "MLPCritic",
     "MLPGenerator",
     "MLPImageCritic",
     "MLPImageGenerator",
+    "PairDiscriminator",
     "ResNetCritic",
     "ResNetGenerator",
     "spectral_normalized",
