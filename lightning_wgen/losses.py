@@ -357,6 +357,31 @@ def cramer_generator_loss(h_real: Tensor, h_fake: Tensor, h_fake_other: Tensor) 
     )
 
 
+LSGAN_CODINGS = {"0-1-1": (0.0, 1.0, 1.0), "-1-1-0": (-1.0, 1.0, 0.0)}
+
+
+def lsgan_coding(name: str) -> tuple[float, float, float]:
+    """The labels ``(a, b, c)`` of LSGAN's coding ``name``: fake, real, and what the generator
+    wants the critic to say of its samples (Mao et al. 2017, Sec. 3.2.3)."""
+    if name not in LSGAN_CODINGS:
+        raise ConfigError(f"coding must be one of {sorted(LSGAN_CODINGS)}, got {name!r}.")
+    return LSGAN_CODINGS[name]
+
+
+def lsgan_critic_loss(real_scores: Tensor, fake_scores: Tensor, coding: str = "0-1-1") -> Tensor:
+    """``1/2 E (D(x) - b)^2 + 1/2 E (D(G(z)) - a)^2`` (Mao et al. 2017, "Least squares generative
+    adversarial networks", Eq. 2) with the coding's ``a`` (fake) and ``b`` (real)."""
+    a, b, _ = lsgan_coding(coding)
+    return 0.5 * (real_scores - b).pow(2).mean() + 0.5 * (fake_scores - a).pow(2).mean()
+
+
+def lsgan_generator_loss(fake_scores: Tensor, coding: str = "0-1-1") -> Tensor:
+    """``1/2 E (D(G(z)) - c)^2`` (Mao et al. 2017, Eq. 2) with the coding's ``c``: 1 in the 0-1-1
+    coding (Eq. 9), 0 in the -1-1-0 one (Eq. 8, which minimises the Pearson chi^2 divergence)."""
+    _, _, c = lsgan_coding(coding)
+    return 0.5 * (fake_scores - c).pow(2).mean()
+
+
 # -- autoencoders -------------------------------------------------------------------------------
 
 WAE_KERNEL_SCALES = (0.1, 0.2, 0.5, 1.0, 2.0, 5.0, 10.0)

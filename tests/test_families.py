@@ -5,7 +5,18 @@ import torch
 from helpers import CountingToyData, quiet_trainer
 from torch import nn
 
-from lightning_wgen import DRAGAN, FGAN, GAN, SNGAN, WGAN, WGANGP, WGANSN, CramerGAN, WGANDiv
+from lightning_wgen import (
+    DRAGAN,
+    FGAN,
+    GAN,
+    LSGAN,
+    SNGAN,
+    WGAN,
+    WGANGP,
+    WGANSN,
+    CramerGAN,
+    WGANDiv,
+)
 from lightning_wgen.errors import ConfigError, TrainingDivergedError
 from lightning_wgen.losses import hinge_critic_loss, wasserstein_critic_loss
 from lightning_wgen.models import clip_parameters
@@ -28,6 +39,7 @@ PAPER_DEFAULTS = [  # family, optimizer, its settings, n_critic, warm-up
     (DRAGAN, torch.optim.Adam, {"lr": 1e-4, "betas": (0.5, 0.999)}, 1, False),
     (GAN, torch.optim.Adam, {"lr": 2e-4, "betas": (0.5, 0.999)}, 1, False),
     (FGAN, torch.optim.Adam, {"lr": 2e-4, "betas": (0.5, 0.999)}, 1, False),
+    (LSGAN, torch.optim.Adam, {"lr": 2e-4, "betas": (0.5, 0.999)}, 1, False),
     (CramerGAN, torch.optim.Adam, {"lr": 1e-4, "betas": (0.5, 0.9)}, 5, False),
 ]
 
@@ -136,7 +148,9 @@ def test_a_diverging_run_stops_with_one_line():
     assert all(torch.equal(before[k], after[k]) for k in before)
 
 
-@pytest.mark.parametrize("family", [WGAN, WGANDiv, WGANSN, SNGAN, DRAGAN, GAN, FGAN, CramerGAN])
+@pytest.mark.parametrize(
+    "family", [WGAN, WGANDiv, WGANSN, SNGAN, DRAGAN, GAN, FGAN, LSGAN, CramerGAN]
+)
 def test_checkpoint_round_trip_with_weights_only(family, tmp_path):
     def build():
         torch.manual_seed(0)

@@ -10,6 +10,7 @@ from lightning_wgen.models.cramer_gan import CramerGAN
 from lightning_wgen.models.fgan import FGAN
 from lightning_wgen.models.gan import DRAGAN, GAN
 from lightning_wgen.models.lightning_fixes import skip_moves_to_the_same_device
+from lightning_wgen.models.lsgan import LSGAN
 from lightning_wgen.models.spectral import SNGAN, WGANSN
 from lightning_wgen.models.vae import VAE
 from lightning_wgen.models.wae_gan import WAEGAN
@@ -32,6 +33,7 @@ __all__ = [
     "DRAGAN",
     "FGAN",
     "GAN",
+    "LSGAN",
     "SNGAN",
     "WGAN",
     "WGANGP",
