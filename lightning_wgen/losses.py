@@ -502,3 +502,26 @@ def avb_kl_estimate(t: Tensor, normalised: Tensor, z: Tensor, std: Tensor) -> Te
     ||z||^2 / 2`` (the ``2 pi`` terms cancel)."""
     gaussian = 0.5 * z.pow(2).sum(1) - 0.5 * normalised.pow(2).sum(1) - std.log().sum(1)
     return (t + gaussian).mean()
+
+
+# -- BEGAN ----------------------------------------------------------------------------------------
+
+
+def began_autoencoder_loss(x: Tensor, reconstruction: Tensor, eta: int = 1) -> Tensor:
+    """``L(v) = |v - D(v)|^eta``, the autoencoder discriminator's pixel-wise loss, averaged over
+    pixels and the batch (Berthelot, Schumm, Metz 2017, "BEGAN: Boundary equilibrium generative
+    adversarial networks", Sec. 3.1, Eq. 1; the paper uses ``eta = 1``)."""
+    return (x - reconstruction).abs().pow(eta).mean()
+
+
+def began_k_update(
+    k: float, real_loss: float, fake_loss: float, gamma: float, lambda_k: float
+) -> float:
+    """``k_{t+1} = clip(k_t + lambda_k (gamma L(x) - L(G(z_G))), 0, 1)``: the proportional control
+    that keeps ``E L(G(z)) = gamma E L(x)`` (BEGAN, Sec. 3.4, the objective's third line)."""
+    return min(1.0, max(0.0, k + lambda_k * (gamma * real_loss - fake_loss)))
+
+
+def began_convergence(real_loss: Tensor, fake_loss: Tensor, gamma: float) -> Tensor:
+    """``M_global = L(x) + |gamma L(x) - L(G(z_G))|`` (BEGAN, Sec. 3.4.1)."""
+    return real_loss + (gamma * real_loss - fake_loss).abs()
