@@ -196,7 +196,7 @@ class AutoencoderModule(GenerativeModule):
         terms.update(self.regularisers.terms(seen, codes if posterior is None else posterior[0]))
         loss = self.reconstruction_weight * reconstruction + self.penalty_weight * penalty
         loss = loss + self.regularisers.weighted(terms)
-        terms["ae/loss"] = loss
+        terms = {"ae/loss": loss, **terms}  # the total first in logs and divergence messages
         self.step_if_finite(self.optimizer("autoencoder"), loss, terms, "autoencoder update")
         return codes.detach(), {**logs, **terms}
 

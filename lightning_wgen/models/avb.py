@@ -94,7 +94,7 @@ class AVB(LatentAdversarialModule):
         terms = {"ae/reconstruction": reconstruction, "ae/penalty": kl}
         terms.update(self.regularisers.terms(seen, z))
         loss = self.reconstruction_weight * reconstruction + self.penalty_weight * kl
-        terms["ae/loss"] = loss + self.regularisers.weighted(terms)
+        terms = {"ae/loss": loss + self.regularisers.weighted(terms), **terms}
         update = "encoder and decoder update"
         self.step_if_finite(self.optimizer("autoencoder"), terms["ae/loss"], terms, update)
         return z.detach(), {**logs, **terms}
