@@ -21,7 +21,8 @@ from lightning_wgen.zoo import load_pretrained
 ROOT = Path(__file__).resolve().parents[1]
 QUICKSTART = "configs/quickstart.yaml"
 FAMILIES = [
-    "WGAN", "WGANGP", "WGANDiv", "WGANSN", "SNGAN", "GAN", "DRAGAN", "FGAN", "LSGAN", "CramerGAN",
+    "WGAN", "WGANGP", "WGANDiv", "WGANSN", "SNGAN", "GAN", "DRAGAN", "FGAN", "LSGAN", "BEGAN",
+    "CramerGAN",
     "VAE", "AAE", "WAEMMD", "WAEGAN", "AVB", "AEOT",
 ]  # fmt: skip
 DATAMODULES = [

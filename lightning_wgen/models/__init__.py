@@ -6,6 +6,7 @@ from lightning_wgen.models.aeot import AEOT
 from lightning_wgen.models.autoencoder import AutoencoderModule
 from lightning_wgen.models.avb import AVB
 from lightning_wgen.models.base import GenerativeModule
+from lightning_wgen.models.began import BEGAN
 from lightning_wgen.models.cramer_gan import CramerGAN
 from lightning_wgen.models.fgan import FGAN
 from lightning_wgen.models.gan import DRAGAN, GAN
@@ -25,6 +26,7 @@ __all__ = [
     "AAE",
     "AEOT",
     "AVB",
+    "BEGAN",
     "VAE",
     "WAEGAN",
     "WAEMMD",

@@ -2,6 +2,7 @@
 
 from lightning_wgen.nets.autoencoder import ConvDecoder, ConvEncoder
 from lightning_wgen.nets.avb import ImplicitEncoder, PairDiscriminator
+from lightning_wgen.nets.began import AutoencoderCritic
 from lightning_wgen.nets.classifier import ConvClassifier
 from lightning_wgen.nets.dcgan import DCGANCritic, DCGANGenerator
 from lightning_wgen.nets.mlp import MLPCritic, MLPGenerator
@@ -10,6 +11,7 @@ from lightning_wgen.nets.resnet import ResNetCritic, ResNetGenerator
 from lightning_wgen.nets.spectral import spectral_normalized
 
 __all__ = [
+    "AutoencoderCritic",
     "ConvDecoder",
     "ConvEncoder",
     "ConvClassifier",

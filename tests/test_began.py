@@ -1,0 +1,98 @@
+"""BEGAN: its pieces against hand values (the autoencoder loss, three steps of the k_t control,
+the convergence measure), the control inside a run, and a short run on the real MNIST."""
+
+import pytest
+import torch
+from helpers import CountingToyData, quiet_trainer
+
+from lightning_wgen import BEGAN
+from lightning_wgen.callbacks import TrainingCurves
+from lightning_wgen.errors import ConfigError
+from lightning_wgen.losses import began_autoencoder_loss, began_convergence, began_k_update
+from lightning_wgen.metrics import ImageQuality, evaluate_images, load_domain_extractor
+from lightning_wgen.nets import (
+    AutoencoderCritic,
+    ConvDecoder,
+    ConvEncoder,
+    DCGANGenerator,
+    MLPCritic,
+    MLPGenerator,
+)
+
+
+def test_autoencoder_loss_is_the_mean_absolute_error_to_the_power_eta():
+    x = torch.tensor([[0.5, -1.0], [0.0, 1.0]])
+    reconstruction = torch.tensor([[0.0, -0.5], [0.5, 0.0]])
+    assert began_autoencoder_loss(x, reconstruction).item() == pytest.approx(2.5 / 4)
+    assert began_autoencoder_loss(x, reconstruction, eta=2).item() == pytest.approx(1.75 / 4)
+
+
+def test_k_follows_the_proportional_control_over_three_steps_and_stays_in_0_1():
+    gamma, lambda_k = 0.5, 0.001
+    k = 0.0
+    # (L(x), L(G(z))): generated images reconstructed too well -> k rises; too badly -> it falls
+    for real, fake, expected in ((0.4, 0.1, 0.0001), (0.3, 0.05, 0.0002), (0.2, 0.5, 0.0)):
+        k = began_k_update(k, real, fake, gamma, lambda_k)
+        assert k == pytest.approx(expected)
+    assert began_k_update(0.9995, 1.0, 0.0, gamma, lambda_k) == 1.0
+
+
+def test_convergence_measure_by_hand():
+    value = began_convergence(torch.tensor(0.4), torch.tensor(0.1), gamma=0.5)
+    assert value.item() == pytest.approx(0.4 + abs(0.2 - 0.1))
+
+
+def toy_began(**kwargs):
+    critic = AutoencoderCritic(
+        MLPCritic(hidden_features=32, num_hidden_layers=2, out_features=4),
+        MLPGenerator(latent_dim=4, hidden_features=32, num_hidden_layers=2),
+    )
+    generator = MLPGenerator(hidden_features=32, num_hidden_layers=2)
+    return BEGAN(generator, critic, **kwargs)
+
+
+def test_k_follows_the_control_in_a_run_and_is_saved_with_the_checkpoint(tmp_path):
+    torch.manual_seed(0)
+    model = toy_began(lambda_k=0.05, max_generator_steps=30)
+    curves = TrainingCurves(prefixes=["began/"])
+    trainer = quiet_trainer(default_root_dir=tmp_path, callbacks=[curves])
+    trainer.fit(model, CountingToyData())
+    ks = [value for _, value in curves.history["began/k"]]
+    assert len(ks) == 30 and all(0.0 <= k <= 1.0 for k in ks) and max(ks) > 0
+    assert ks[-1] == pytest.approx(float(model.k))
+    assert all(m >= 0 for _, m in curves.history["began/m_global"])
+    trainer.save_checkpoint(tmp_path / "last.ckpt")
+    state = torch.load(tmp_path / "last.ckpt", weights_only=True)["state_dict"]
+    assert float(state["k"]) == pytest.approx(ks[-1])
+
+
+def test_bad_settings_and_a_mismatched_autoencoder_are_one_line():
+    with pytest.raises(ConfigError, match="BEGAN needs 0 < gamma <= 1.*got gamma=1.5"):
+        toy_began(gamma=1.5)
+    with pytest.raises(ConfigError, match="the encoder makes 4 features but the decoder takes 8"):
+        AutoencoderCritic(MLPCritic(out_features=4), MLPGenerator(latent_dim=8))
+
+
+def test_a_short_mnist_run_lowers_the_convergence_measure_and_the_domain_fid(mnist, tmp_path):
+    torch.manual_seed(0)
+    critic = AutoencoderCritic(
+        ConvEncoder(32, widths=(16, 32, 64, 128), batch_norm=False),
+        ConvDecoder(32, widths=(128, 64, 32), batch_norm=False),
+    )
+    model = BEGAN(
+        DCGANGenerator(latent_dim=32, base_channels=16), critic, max_generator_steps=STEPS
+    )
+    quality = ImageQuality(load_domain_extractor("mnist"))
+    quality.set_real_features(quality.features(mnist.reference_images(1000, seed=0)))
+    before = evaluate_images(model, quality, num_samples=1000)["fid_mnist"]
+    curves = TrainingCurves(prefixes=["began/"])
+    quiet_trainer(default_root_dir=tmp_path, callbacks=[curves]).fit(model, mnist)
+    after = evaluate_images(model, quality, num_samples=1000)["fid_mnist"]
+    m = [value for _, value in curves.history["began/m_global"]]
+    first, last = sum(m[:50]) / 50, sum(m[-50:]) / 50
+    print(f"FID {before:.1f} -> {after:.1f}, M_global {first:.3f} -> {last:.3f}")
+    assert after < 0.5 * before
+    assert last < first
+
+
+STEPS = 600
