@@ -3,6 +3,7 @@ files served over HTTP on 127.0.0.1, the cache, and the `wgen zoo` command."""
 
 import http.server
 import json
+import shutil
 import threading
 from dataclasses import replace
 from pathlib import Path
@@ -137,14 +138,36 @@ def test_a_gan_published_without_its_critic_gets_one_fitted_to_its_generator(
     with torch.no_grad():
         gap = refined.critic(real).mean() - refined.critic(model.sample(1000, seed=1)).mean()
     assert gap > 0.5 * entry.extra["critic"]["w_estimate"] > 0
-    with pytest.raises(ConfigError, match="already has its critic"):
+    with pytest.raises(ConfigError, match="already has its critic.*--refit trains it further"):
         add_critic(NAME, manifest=path, steps=10)
+    with pytest.raises(ConfigError, match="penalty must be a positive weight.*got -1"):
+        add_critic(NAME, manifest=path, steps=10, penalty=-1.0, refit=True)
     # `wgen sample` refines a zoo name with its critic; DRS calibrates on the entry's data set
     out = tmp_path / "drs.npy"
     wgen(["sample", "--model", NAME, "--refine", "drs", "--n", "300", "--out", str(out)])
     real = ToyDataModule("grid25").sample(2000, seed=7)
     expected = refined.sample(300, seed=0, refine="drs", real=real)
     np.testing.assert_allclose(np.load(out), expected.numpy(), atol=1e-6)
+
+
+def test_a_published_critic_is_refitted_with_a_gradient_penalty(published, tmp_path):
+    entry = Manifest.read(published).entry(NAME)
+    shutil.copy(published.parent / entry.file, tmp_path / entry.file)
+    path = copy_manifest(published, tmp_path)
+    before = load_pretrained(NAME, manifest=path, critic=True)
+    refitted = add_critic(NAME, manifest=path, steps=200, penalty=10.0, refit=True)
+    about = refitted.extra["critic"]
+    assert about["objective"].startswith("WGAN-GP's, penalty 10") and about["steps"] == 200
+    assert refitted.sha256 != entry.sha256 and not (tmp_path / entry.file).exists()
+    after = load_pretrained(NAME, manifest=path, critic=True)
+    assert torch.equal(after.sample(256, seed=3), before.sample(256, seed=3))  # generator kept
+    critic_before, critic_after = before.critic.state_dict(), after.critic.state_dict()
+    assert any(not torch.equal(critic_before[k], critic_after[k]) for k in critic_before)
+    # the penalised critic still scores the data above the 30-step generator's samples
+    real = ToyDataModule("grid25").sample(1000, seed=7)
+    with torch.no_grad():
+        gap = after.critic(real).mean() - after.critic(after.sample(1000, seed=1)).mean()
+    assert gap > 0.5 * about["w_estimate"] > 0
 
 
 def test_manifest_entry_says_what_the_file_is(trained, published):

@@ -29,7 +29,6 @@ class BEGAN(AdversarialModule):
 
     paper_n_critic = 1
     paper_optimizer = (torch.optim.Adam, {"lr": 1e-4, "betas": (0.9, 0.999)})
-    progress_bar_keys = ("began/m_global", "began/k")
 
     def __init__(
         self,
@@ -69,7 +68,8 @@ class BEGAN(AdversarialModule):
         real_loss, value = float(self._real_loss), float(fake_loss.detach())
         self.k.fill_(began_k_update(float(self.k), real_loss, value, self.gamma, self.lambda_k))
         convergence = began_convergence(self._real_loss, fake_loss.detach(), self.gamma)
-        self.log_dict({"began/k": self.k.clone(), "began/m_global": convergence})
+        logs = {"began/k": self.k.clone(), "began/m_global": convergence}
+        self.log_dict(logs, prog_bar=True, on_step=True, on_epoch=False, batch_size=len(fake))
         return fake_loss
 
     def critic_scores(self, x: Tensor) -> Tensor:

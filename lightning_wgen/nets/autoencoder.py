@@ -87,7 +87,10 @@ class ConvDecoder(nn.Module):
     """Codes ``(B, latent_dim)`` to images ``(B, channels, image_size, image_size)`` in [-1, 1].
 
     The first width is the projected map, at ``image_size / 2 ** (len(widths) - 1)`` pixels;
-    every further width doubles the resolution.
+    every further width doubles the resolution. ``tanh=False`` leaves the last convolution
+    linear, as in BEGAN's autoencoder discriminator (Berthelot et al. 2017, Sec. 3.5): a tanh
+    that saturates on the data's flat background cannot be pushed off a generator that collapses
+    onto it.
     """
 
     def __init__(
@@ -98,6 +101,7 @@ class ConvDecoder(nn.Module):
         widths: Sequence[int] = (1024, 512, 256),
         kernel_size: int = 4,
         batch_norm: bool = True,
+        tanh: bool = True,
     ) -> None:
         super().__init__()
         require_at_least(
@@ -136,7 +140,8 @@ class ConvDecoder(nn.Module):
             if batch_norm:
                 layers.append(nn.BatchNorm2d(width))
             layers.append(nn.ReLU())
-        layers += [nn.Conv2d(widths[-1], channels, kernel_size, padding="same"), nn.Tanh()]
+        layers.append(nn.Conv2d(widths[-1], channels, kernel_size, padding="same"))
+        layers += [nn.Tanh()] if tanh else []
         self.net = nn.Sequential(*layers)
 
     def forward(self, z: Tensor) -> Tensor:

@@ -45,6 +45,10 @@ def parser() -> argparse.ArgumentParser:
     fit.add_argument("--steps", type=int, default=5000, help="critic updates (default: 5000)")
     fit.add_argument("--data_dir", help="where the training data is (default: data)")
     fit.add_argument("--seed", type=int, default=0)
+    fit.add_argument(
+        "--penalty", type=float, help="fit with WGAN-GP's objective, this penalty weight (10)"
+    )
+    fit.add_argument("--refit", action="store_true", help="train a published critic further")
     return p
 
 
@@ -78,7 +82,8 @@ def zoo_main(argv: list[str]) -> int:
     if args.command == "add-critic":
         entry = add_critic(
             args.name, steps=args.steps, manifest=args.manifest, data_dir=args.data_dir,
-            seed=args.seed, command="wgen zoo " + " ".join(argv),
+            seed=args.seed, command="wgen zoo " + " ".join(argv), penalty=args.penalty,
+            refit=args.refit,
         )  # fmt: skip
         fitted = entry.extra["critic"]
         print(f"{args.name}: critic fitted in {fitted['steps']} steps ({fitted['seconds']:.0f} s, "
