@@ -508,10 +508,10 @@ def avb_kl_estimate(t: Tensor, normalised: Tensor, z: Tensor, std: Tensor) -> Te
 
 
 def began_autoencoder_loss(x: Tensor, reconstruction: Tensor, eta: int = 1) -> Tensor:
-    """``L(v) = |v - D(v)|^eta``, the autoencoder discriminator's pixel-wise loss, averaged over
-    pixels and the batch (Berthelot, Schumm, Metz 2017, "BEGAN: Boundary equilibrium generative
-    adversarial networks", Sec. 3.1, Eq. 1; the paper uses ``eta = 1``)."""
-    return (x - reconstruction).abs().pow(eta).mean()
+    """``L(v) = |v - D(v)|^eta`` per sample ``(B,)``, the autoencoder discriminator's pixel-wise
+    loss averaged over each sample's entries (Berthelot, Schumm, Metz 2017, "BEGAN: Boundary
+    equilibrium generative adversarial networks", Sec. 3.1, Eq. 1; the paper uses ``eta = 1``)."""
+    return (x - reconstruction).abs().pow(eta).flatten(1).mean(1)
 
 
 def began_k_update(

@@ -19,8 +19,11 @@ from lightning_wgen.nets import (
 def test_autoencoder_loss_is_the_mean_absolute_error_to_the_power_eta():
     x = torch.tensor([[0.5, -1.0], [0.0, 1.0]])
     reconstruction = torch.tensor([[0.0, -0.5], [0.5, 0.0]])
-    assert began_autoencoder_loss(x, reconstruction).item() == pytest.approx(2.5 / 4)
-    assert began_autoencoder_loss(x, reconstruction, eta=2).item() == pytest.approx(1.75 / 4)
+    # per sample: (0.5 + 0.5) / 2 and (0.5 + 1) / 2; squared: (0.25 + 0.25) / 2, (0.25 + 1) / 2
+    assert began_autoencoder_loss(x, reconstruction).tolist() == pytest.approx([0.5, 0.75])
+    assert began_autoencoder_loss(x, reconstruction, eta=2).tolist() == pytest.approx([0.25, 0.625])
+    assert began_autoencoder_loss(x, reconstruction).mean().item() == pytest.approx(2.5 / 4)
+    assert began_autoencoder_loss(x, reconstruction, eta=2).mean().item() == pytest.approx(1.75 / 4)
 
 
 def test_k_follows_the_proportional_control_over_three_steps_and_stays_in_0_1():
@@ -45,6 +48,16 @@ def toy_began(**kwargs):
     )
     generator = MLPGenerator(hidden_features=32, num_hidden_layers=2)
     return BEGAN(generator, critic, **kwargs)
+
+
+def test_the_discriminator_loss_is_l_real_minus_k_times_l_fake():
+    model = toy_began()
+    model.k.fill_(0.5)
+    real_scores, fake_scores = -torch.tensor([0.3, 0.5]), -torch.tensor([0.1, 0.3])  # -L(v)
+    assert model.critic_loss(real_scores, fake_scores).item() == pytest.approx(0.4 - 0.5 * 0.2)
+    v = torch.randn(5, 2)
+    expected = (v - model.critic(v)).abs().mean(1)
+    assert torch.allclose(model.critic_scores(v), -expected)
 
 
 def test_k_follows_the_control_in_a_run_and_is_saved_with_the_checkpoint(tmp_path):

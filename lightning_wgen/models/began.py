@@ -9,7 +9,7 @@ import torch
 from torch import Tensor, nn
 
 from lightning_wgen.errors import ConfigError
-from lightning_wgen.losses import began_convergence, began_k_update
+from lightning_wgen.losses import began_autoencoder_loss, began_convergence, began_k_update
 from lightning_wgen.models.adversarial import AdversarialModule, Critic
 
 
@@ -51,8 +51,8 @@ class BEGAN(AdversarialModule):
         self._real_loss = torch.zeros(())
 
     def reconstruction_losses(self, v: Tensor) -> Tensor:
-        """``L(v)`` per sample ``(B,)``: ``|v - D(v)|^eta`` averaged over its entries."""
-        return (v - self.critic(v)).abs().pow(self.eta).flatten(1).mean(1)
+        """``L(v)`` per sample ``(B,)``: :func:`~lightning_wgen.losses.began_autoencoder_loss`."""
+        return began_autoencoder_loss(v, self.critic(v), self.eta)
 
     def step_critic(self, n: int) -> Critic:
         return self.critic_scores  # -L(v): critic/w_estimate is then L(G(z)) - L(x)
