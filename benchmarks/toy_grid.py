@@ -38,6 +38,10 @@ ROWS: dict[str, tuple[str, list[str]]] = {
     "dragan": ("dragan", []),
     "gan": ("gan", []),
     "cramer_gan": ("cramer_gan", []),
+    "lsgan": ("lsgan", []),
+    "began": ("began", []),
+    "wgan_qc": ("wgan_qc", []),
+    "ali": ("ali", []),
     **{
         f"fgan_{d}": ("fgan", [f"--model.init_args.divergence={d}"])
         for d in ("jensen_shannon", "kl", "reverse_kl", "pearson", "squared_hellinger", "gan")

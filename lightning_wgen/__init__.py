@@ -19,6 +19,7 @@ from lightning_wgen.errors import (
 from lightning_wgen.models import (
     AAE,
     AEOT,
+    ALI,
     AVB,
     BEGAN,
     DRAGAN,
@@ -31,6 +32,7 @@ from lightning_wgen.models import (
     WAEMMD,
     WGAN,
     WGANGP,
+    WGANQC,
     WGANSN,
     AdversarialModule,
     AutoencoderModule,
@@ -43,6 +45,7 @@ __version__ = "0.1.0"
 __all__ = [
     "AAE",
     "AEOT",
+    "ALI",
     "AVB",
     "BEGAN",
     "VAE",
@@ -57,6 +60,7 @@ __all__ = [
     "WGAN",
     "WGANGP",
     "WGANSN",
+    "WGANQC",
     "AdversarialModule",
     "AtomicCheckpointIO",
     "CramerGAN",

@@ -525,3 +525,102 @@ def began_k_update(
 def began_convergence(real_loss: Tensor, fake_loss: Tensor, gamma: float) -> Tensor:
     """``M_global = L(x) + |gamma L(x) - L(G(z_G))|`` (BEGAN, Sec. 3.4.1)."""
     return real_loss + (gamma * real_loss - fake_loss).abs()
+
+
+# -- WGAN-QC --------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class BatchPotentials:
+    """The exact optimal transport of one batch (:func:`batch_kantorovich_potentials`): the
+    critic's regression targets on the real and the generated samples, the plan, its cost, and
+    ``match[j]``, the real sample the plan sends most of generated sample ``j``'s mass to."""
+
+    real_targets: Tensor
+    fake_targets: Tensor
+    plan: Tensor
+    cost: Tensor
+    match: Tensor
+
+
+def quadratic_transport_cost(x: Tensor, y: Tensor, scale: float) -> Tensor:
+    """``c(x_i, y_j) = scale / 2 * ||x_i - y_j||^2`` ``(n, m)`` over flattened samples: WGAN-QC's
+    quadratic transport cost (Liu, Gu, Samaras 2019, "Wasserstein GAN with quadratic transport
+    cost", Sec. 3; ``scale`` is the paper's K, 1 / dimension by default in the authors' code)."""
+    diff = x.detach().flatten(1)[:, None, :].double() - y.detach().flatten(1)[None, :, :].double()
+    return 0.5 * scale * diff.pow(2).sum(-1)
+
+
+def batch_kantorovich_potentials(cost: Tensor) -> BatchPotentials:
+    """The exact discrete optimal transport between two uniformly weighted batches, solved by
+    network simplex (``ot.emd``), and its Kantorovich potentials as WGAN-QC's regression targets
+    (Liu et al. 2019, Sec. 3: the discriminator is fitted to the solution of the batch's dual
+    linear program ``max (1/n) sum_i phi_i + (1/m) sum_j psi_j`` s.t. ``phi_i + psi_j <= c_ij``).
+
+    The critic ``D`` stands for ``phi`` on real samples and ``-psi`` on generated ones (so
+    ``D(x_i) - D(y_j) <= c_ij``, with equality where the plan moves mass); the pair is shifted by
+    one constant so that the targets' two means sum to zero (the authors' code centres its
+    LP solution this way). ``cost``: ``(n, m)`` from :func:`quadratic_transport_cost`.
+    """
+    import ot  # imported here: POT loads only for the families that solve a transport problem
+
+    cost64 = cost.detach().double().cpu()
+    n, m = cost64.shape
+    plan, log = ot.emd(
+        torch.full((n,), 1.0 / n, dtype=torch.float64),
+        torch.full((m,), 1.0 / m, dtype=torch.float64),
+        cost64,
+        log=True,
+    )
+    phi, psi = log["u"], log["v"]
+    shift = 0.5 * (phi.mean() - psi.mean())
+    to = dict(device=cost.device, dtype=torch.float32)
+    return BatchPotentials(
+        real_targets=(phi - shift).to(**to),
+        fake_targets=(-psi - shift).to(**to),
+        plan=plan.to(**to),
+        cost=torch.as_tensor(float(log["cost"]), **to),
+        match=plan.argmax(0).to(cost.device),
+    )
+
+
+def wgan_qc_regression_loss(
+    real_scores: Tensor, fake_scores: Tensor, real_targets: Tensor, fake_targets: Tensor
+) -> Tensor:
+    """WGAN-QC's deep regression of the critic onto the batch potentials (Liu et al. 2019, Sec.
+    3; the authors' code): ``1/2 (mean_i D(x_i) - mean_i phi_i)^2 + 1/2 mean_j (D(y_j) -
+    t_j)^2`` with ``t = -psi``: the generated samples' scores are fitted one by one, the real
+    ones in their mean, so that ``mean D(x) - mean D(y)`` approaches the batch's transport cost
+    (the quadratic Wasserstein distance)."""
+    real_term = (real_scores.mean() - real_targets.mean()).pow(2)
+    return 0.5 * real_term + 0.5 * (fake_scores - fake_targets).pow(2).mean()
+
+
+def wgan_qc_transport_regulariser(slopes: Tensor, displacement: Tensor, scale: float) -> Tensor:
+    """WGAN-QC's optimal-transport regulariser (OTR; Liu et al. 2019, Sec. 3.3), without its
+    weight: ``E_j (||grad D(y_j)|| - K ||x_sigma(j) - y_j||)^2``. For the quadratic cost the
+    optimal map sends ``y`` to ``y + grad D(y) / K`` (Brenier), so the critic's slope at each
+    generated sample should be ``K`` times the distance to the real sample ``x_sigma(j)`` the
+    batch's plan matches it with. ``slopes``: ``||grad D(y_j)||`` ``(m,)``; ``displacement``:
+    ``x_sigma(j) - y_j``. (The authors' code writes it as ``1/2 (|g| / (2 sqrt K) - sqrt K / 2
+    |d|)^2`` weighted by ``4 gamma sqrt K``, which is this times ``gamma / (2 sqrt K)``.)"""
+    distance = torch.linalg.vector_norm(displacement.detach().flatten(1).float(), dim=1)
+    return (slopes - scale * distance).pow(2).mean()
+
+
+# -- ALI / BiGAN ----------------------------------------------------------------------------------
+
+
+def ali_discriminator_loss(encoder_logits: Tensor, generator_logits: Tensor) -> Tensor:
+    """``-E log D(x, E(x)) - E log(1 - D(G(z), z))`` on the joint discriminator's logits: pairs
+    of a data point and its code (label 1) against pairs of a sample and its noise (label 0)
+    (Dumoulin et al. 2017, "Adversarially learned inference", Eq. 1 and Algorithm 1's ``L_d``;
+    Donahue et al. 2017, "Adversarial feature learning", Eq. 2), with ``D = sigmoid(logit)``."""
+    return nonsaturating_critic_loss(encoder_logits, generator_logits)
+
+
+def ali_generator_loss(encoder_logits: Tensor, generator_logits: Tensor) -> Tensor:
+    """``-E log(1 - D(x, E(x))) - E log D(G(z), z)``, the encoder's and the generator's loss with
+    the labels swapped (ALI, Algorithm 1's ``L_g``; BiGAN, Sec. 3.4, the "inverted" objective
+    used in practice): the same fixed point as minimising Eq. 1, with stronger early gradients."""
+    return nonsaturating_critic_loss(generator_logits, encoder_logits)

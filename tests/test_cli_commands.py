@@ -22,7 +22,7 @@ ROOT = Path(__file__).resolve().parents[1]
 QUICKSTART = "configs/quickstart.yaml"
 FAMILIES = [
     "WGAN", "WGANGP", "WGANDiv", "WGANSN", "SNGAN", "GAN", "DRAGAN", "FGAN", "LSGAN", "BEGAN",
-    "CramerGAN",
+    "WGANQC", "CramerGAN", "ALI",
     "VAE", "AAE", "WAEMMD", "WAEGAN", "AVB", "AEOT",
 ]  # fmt: skip
 DATAMODULES = [

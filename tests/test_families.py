@@ -13,6 +13,7 @@ from lightning_wgen import (
     SNGAN,
     WGAN,
     WGANGP,
+    WGANQC,
     WGANSN,
     CramerGAN,
     WGANDiv,
@@ -40,6 +41,7 @@ PAPER_DEFAULTS = [  # family, optimizer, its settings, n_critic, warm-up
     (GAN, torch.optim.Adam, {"lr": 2e-4, "betas": (0.5, 0.999)}, 1, False),
     (FGAN, torch.optim.Adam, {"lr": 2e-4, "betas": (0.5, 0.999)}, 1, False),
     (LSGAN, torch.optim.Adam, {"lr": 2e-4, "betas": (0.5, 0.999)}, 1, False),
+    (WGANQC, torch.optim.Adam, {"lr": 1e-4, "betas": (0.5, 0.999)}, 1, False),
     (CramerGAN, torch.optim.Adam, {"lr": 1e-4, "betas": (0.5, 0.9)}, 5, False),
 ]
 
@@ -149,7 +151,7 @@ def test_a_diverging_run_stops_with_one_line():
 
 
 @pytest.mark.parametrize(
-    "family", [WGAN, WGANDiv, WGANSN, SNGAN, DRAGAN, GAN, FGAN, LSGAN, CramerGAN]
+    "family", [WGAN, WGANDiv, WGANSN, SNGAN, DRAGAN, GAN, FGAN, LSGAN, WGANQC, CramerGAN]
 )
 def test_checkpoint_round_trip_with_weights_only(family, tmp_path):
     def build():

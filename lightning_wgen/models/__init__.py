@@ -3,6 +3,7 @@
 from lightning_wgen.models.aae import AAE
 from lightning_wgen.models.adversarial import AdversarialModule, critic_steps_for
 from lightning_wgen.models.aeot import AEOT
+from lightning_wgen.models.ali import ALI
 from lightning_wgen.models.autoencoder import AutoencoderModule
 from lightning_wgen.models.avb import AVB
 from lightning_wgen.models.base import GenerativeModule
@@ -19,12 +20,14 @@ from lightning_wgen.models.wae_mmd import WAEMMD
 from lightning_wgen.models.wgan import WGAN, clip_parameters
 from lightning_wgen.models.wgan_div import WGANDiv
 from lightning_wgen.models.wgan_gp import WGANGP
+from lightning_wgen.models.wgan_qc import WGANQC
 
 skip_moves_to_the_same_device()  # Lightning's per-step logging, faster (lightning_fixes.py)
 
 __all__ = [
     "AAE",
     "AEOT",
+    "ALI",
     "AVB",
     "BEGAN",
     "VAE",
@@ -40,6 +43,7 @@ __all__ = [
     "WGAN",
     "WGANGP",
     "WGANSN",
+    "WGANQC",
     "AdversarialModule",
     "CramerGAN",
     "WGANDiv",

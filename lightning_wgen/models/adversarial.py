@@ -65,8 +65,9 @@ class AdversarialModule(GenerativeModule):
     A family overrides only what differs from the Wasserstein defaults: :meth:`critic_loss`,
     :meth:`generator_loss`, :meth:`critic_penalty` (weighted by ``penalty_weight``),
     :meth:`after_critic_step`, :meth:`step_critic` (Cramér GAN's critic is a function of the
-    network) or :meth:`generator_objective`, and states its paper's defaults in
-    the class attributes ``paper_n_critic``, ``paper_critic_warmup`` and ``paper_optimizer``.
+    network), :meth:`generated_batch` or :meth:`generator_objective`, and states its paper's
+    defaults in the class attributes ``paper_n_critic``, ``paper_critic_warmup`` and
+    ``paper_optimizer``.
     Everything else (the ``n_critic`` loop, warm-up, EMA, sampling, logging, step counting)
     lives here. Families whose penalty is taken per sample set ``per_sample_critic`` and refuse
     critics with batch norm.
@@ -124,8 +125,9 @@ class AdversarialModule(GenerativeModule):
                 f"generator {type(generator).__name__} has no `latent_dim` attribute; the module "
                 "needs it to draw noise. Set `self.latent_dim` in the generator's __init__."
             )
+        networks = ("generator", "critic", "encoder")  # the encoder: ALI's
         self.save_hyperparameters(
-            ignore=hparams_ignore("generator", "critic", "generator_optimizer", "critic_optimizer")
+            ignore=hparams_ignore(*networks, "generator_optimizer", "critic_optimizer")
         )
         if self.per_sample_critic:
             _reject_batch_norm(critic, type(self).__name__)
@@ -156,6 +158,11 @@ class AdversarialModule(GenerativeModule):
         """The critic ``f`` as one critic update of batch size ``n`` scores samples: the network
         itself, or a function of it (Cramér GAN's ``f`` against a generated reference batch)."""
         return self.critic
+
+    def generated_batch(self, n: int) -> Any:
+        """What one update's objectives take as the generated side: ``n`` samples of fresh
+        training noise (ALI/BiGAN: the samples with their codes)."""
+        return self.generator(self.training_noise(n))
 
     def critic_objective(self, real: Tensor, fake: Tensor) -> tuple[Tensor, dict[str, Tensor]]:
         """Critic loss to minimise on one real and one (detached) fake batch, and values to log.
@@ -241,7 +248,7 @@ class AdversarialModule(GenerativeModule):
             self.check_data_shape(real, "generator")
             self._batch_size = real.shape[0]
             with torch.no_grad():
-                fake = self.generator(self.training_noise(self._batch_size))
+                fake = self.generated_batch(self._batch_size)
             loss, logs = self.critic_objective(real, fake)
             logs["critic/loss"] = loss.detach()
             update = f"critic update {self.critic_steps_in_cycle + 1} of {critic_steps}"
@@ -250,7 +257,7 @@ class AdversarialModule(GenerativeModule):
             self.critic_steps_in_cycle += 1
 
         with self.toggled_optimizer(opt_g):
-            fake = self.generator(self.training_noise(self._batch_size))
+            fake = self.generated_batch(self._batch_size)
             g_loss = self.generator_objective(fake, real)
             self.step_if_finite(opt_g, g_loss, {"gen/loss": g_loss}, "generator update")
         update_average(self.generator_ema, self.generator, self.generator_steps)

@@ -5,7 +5,7 @@ from lightning_wgen.nets.avb import ImplicitEncoder, PairDiscriminator
 from lightning_wgen.nets.began import AutoencoderCritic
 from lightning_wgen.nets.classifier import ConvClassifier
 from lightning_wgen.nets.dcgan import DCGANCritic, DCGANGenerator
-from lightning_wgen.nets.mlp import MLPCritic, MLPGenerator
+from lightning_wgen.nets.mlp import MLPCritic, MLPEncoder, MLPGenerator
 from lightning_wgen.nets.mlp_image import MLPImageCritic, MLPImageGenerator
 from lightning_wgen.nets.resnet import ResNetCritic, ResNetGenerator
 from lightning_wgen.nets.spectral import spectral_normalized
@@ -19,6 +19,7 @@ __all__ = [
     "DCGANGenerator",
     "ImplicitEncoder",
     "MLPCritic",
+    "MLPEncoder",
     "MLPGenerator",
     "MLPImageCritic",
     "MLPImageGenerator",

@@ -72,3 +72,32 @@ class MLPCritic(nn.Module):
     def forward(self, x: Tensor) -> Tensor:
         out = self.net(x)
         return out.squeeze(-1) if self.out_features == 1 else out
+
+
+class MLPEncoder(nn.Module):
+    """Maps points ``(B, data_dim)`` to codes ``(B, latent_dim)``, or with ``gaussian`` to the mean
+    and log-variance of a diagonal Gaussian ``(B, 2 * latent_dim)`` (ALI's stochastic encoder
+    on 2-D data; also the data branch of a ``PairDiscriminator``)."""
+
+    def __init__(
+        self,
+        data_dim: int = 2,
+        latent_dim: int = 2,
+        hidden_features: int = 512,
+        num_hidden_layers: int = 3,
+        gaussian: bool = False,
+    ) -> None:
+        super().__init__()
+        require_at_least(
+            "MLPEncoder",
+            1,
+            data_dim=data_dim,
+            latent_dim=latent_dim,
+            hidden_features=hidden_features,
+        )
+        self.latent_dim, self.gaussian = latent_dim, gaussian
+        out = latent_dim * (2 if gaussian else 1)
+        self.net = mlp(data_dim, out, hidden_features, num_hidden_layers)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.net(x)

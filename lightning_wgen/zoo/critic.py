@@ -46,7 +46,8 @@ def _penalised_objective(model: Any, weight: float):
         real_scores, fake_scores = model.critic(real), model.critic(fake)
         loss = wasserstein_critic_loss(real_scores, fake_scores)
         loss = loss + weight * gradient_penalty(model.critic, real, fake)
-        return loss, {"critic/w_estimate": wasserstein_estimate(real_scores, fake_scores)}
+        estimate = wasserstein_estimate(real_scores, fake_scores).detach()
+        return loss, {"critic/w_estimate": estimate}
 
     return objective
 
