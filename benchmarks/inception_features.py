@@ -34,8 +34,9 @@ from safetensors.torch import save
 
 from lightning_wgen.checkpoint_io import atomic_write
 from lightning_wgen.metrics import InceptionFeatures, metric_images
+from lightning_wgen.zoo import Manifest
 
-MODELS = ("wgan-gp-mnist", "wgan-mnist", "ae-ot-mnist", "vae-mnist", "wae-mmd-mnist")
+MODELS = tuple(Manifest.read().names("*-mnist"))  # every published MNIST model
 SOURCES = ("test", *MODELS, "train")
 NUM, BATCH, PIECE = 10_000, 250, 50
 

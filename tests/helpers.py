@@ -85,3 +85,24 @@ def wandb_history_keys(run_file) -> set[str]:
         if record.WhichOneof("record_type") == "history":
             keys.update(item.key or "/".join(item.nested_key) for item in record.history.item)
     return keys
+
+
+def short_mnist_run(model, mnist, root, prefixes: list[str]) -> tuple[float, float, dict]:
+    """Train ``model`` on ``mnist``: the domain FID (1,000 samples against 1,000 test images)
+    before and after, and the history of the logged values under ``prefixes``."""
+    from lightning_wgen.callbacks import TrainingCurves
+    from lightning_wgen.metrics import ImageQuality, evaluate_images, load_domain_extractor
+
+    quality = ImageQuality(load_domain_extractor("mnist"))
+    quality.set_real_features(quality.features(mnist.reference_images(1000, seed=0)))
+    before = evaluate_images(model, quality, num_samples=1000)["fid_mnist"]
+    curves = TrainingCurves(prefixes=prefixes)
+    quiet_trainer(default_root_dir=root, callbacks=[curves]).fit(model, mnist)
+    after = evaluate_images(model, quality, num_samples=1000)["fid_mnist"]
+    return before, after, curves.history
+
+
+def first_and_last(history: list[tuple[int, float]], n: int = 100) -> tuple[float, float]:
+    """The means of the first and the last ``n`` logged values."""
+    values = [value for _, value in history]
+    return sum(values[:n]) / n, sum(values[-n:]) / n
