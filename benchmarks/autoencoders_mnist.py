@@ -34,7 +34,7 @@ ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results" / "autoencoders_mnist.json"
 DOC = ROOT / "docs" / "autoencoders.md"
 BEGIN, END = "<!-- autoencoders table begin -->", "<!-- autoencoders table end -->"
-ROWS = ("vae", "aae", "wae_mmd", "wae_gan", "aeot")
+ROWS = ("vae", "aae", "wae_mmd", "wae_gan", "avb", "aeot")
 FIGURES = ROOT / "docs" / "figures"
 
 
@@ -72,9 +72,18 @@ def run_one(
         f"--seed_everything={seed}",
         f"--data.init_args.seed={seed}",
         f"--model.init_args.max_generator_steps={steps}",
-        f"--model.init_args.encoder.init_args.widths={shrunk([128, 256, 512, 1024], shrink)}",
         f"--model.init_args.decoder.init_args.widths={shrunk([1024, 512, 256], shrink)}",
     ]
+    trunk = f"widths={shrunk([128, 256, 512, 1024], shrink)}"
+    if row == "avb":  # the implicit encoder and the adversary each have a convolutional trunk
+        overrides += [
+            f"--model.init_args.{net}.init_args.{arg}"
+            for net in ("encoder", "discriminator")
+            for arg in (f"trunk.init_args.{trunk}", f"trunk.init_args.latent_dim={512 // shrink}",
+                        f"hidden_features={512 // shrink}")
+        ]  # fmt: skip
+    else:
+        overrides.append(f"--model.init_args.encoder.init_args.{trunk}")
     if row in ("aae", "wae_gan"):
         overrides.append(
             f"--model.init_args.discriminator.init_args.hidden_features={512 // shrink}"
