@@ -160,8 +160,7 @@ class AdversarialModule(GenerativeModule):
         return self.critic
 
     def generated_batch(self, n: int) -> Any:
-        """What one update's objectives take as the generated side: ``n`` samples of fresh
-        training noise (ALI/BiGAN: the samples with their codes)."""
+        """The generated side of one update: ``n`` samples of fresh noise (ALI: with the noise)."""
         return self.generator(self.training_noise(n))
 
     def critic_objective(self, real: Tensor, fake: Tensor) -> tuple[Tensor, dict[str, Tensor]]:

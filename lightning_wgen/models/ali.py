@@ -10,7 +10,6 @@ import torch
 from torch import Tensor, nn
 from torch.optim import Optimizer
 
-from lightning_wgen.data.images import images_of
 from lightning_wgen.losses import (
     ali_discriminator_loss,
     ali_generator_loss,
@@ -22,22 +21,19 @@ from lightning_wgen.models.optimizers import build_optimizer
 
 
 class ALI(AdversarialModule):
-    """An encoder ``E`` (data to codes), the generator ``G`` (codes to data) and a discriminator
-    ``D(x, z)`` on joint pairs (e.g. a ``PairDiscriminator``), which tells ``(x, E(x))`` (label 1)
-    from ``(G(z), z)`` (label 0) (:func:`~lightning_wgen.losses.ali_discriminator_loss`); the
-    encoder and the generator, updated together by the generator optimizer, minimise the same
-    cross-entropy with the labels swapped (:func:`~lightning_wgen.losses.ali_generator_loss`).
-    At the optimum the two joint distributions match and ``E`` inverts ``G``.
+    """An encoder ``E``, the generator ``G`` and a discriminator ``D(x, z)`` on joint pairs (e.g. a
+    ``PairDiscriminator``) that tells ``(x, E(x))`` (label 1) from ``(G(z), z)`` (label 0)
+    (:func:`~lightning_wgen.losses.ali_discriminator_loss`); ``E`` and ``G``, updated together by
+    the generator optimizer, minimise the cross-entropy with the labels swapped
+    (:func:`~lightning_wgen.losses.ali_generator_loss`). At the optimum the joint distributions
+    match and ``E`` inverts ``G``. An encoder with ``gaussian = True`` is ALI's stochastic one,
+    sampled by reparameterisation (Sec. 2.2); a plain one is BiGAN's deterministic ``E``.
+    Inference: :meth:`encode` (the mean), :meth:`reconstruct` (``G(E(x))``); logged:
+    ``ali/reconstruction``, ``E ||x - G(E(x))||^2`` on the training batch.
 
-    An encoder with ``gaussian = True`` (``ConvEncoder(gaussian=True)``, ``MLPEncoder``) is ALI's
-    stochastic one, sampled by reparameterisation (``z = mu + sigma * eps``, Sec. 2.2); a plain
-    encoder is BiGAN's deterministic ``E``. Inference: :meth:`encode` (the posterior mean) and
-    :meth:`reconstruct` (``G(E(x))``). Logged: ``ali/reconstruction`` (``E ||x - G(E(x))||^2``
-    on the training batch), and at validation ``val/reconstruction`` on held-out data.
-
-    Paper defaults (ALI, Appendix A): one discriminator update per generator update, Adam with lr
-    1e-4 and betas (0.5, 1e-3) for both players. With small networks on MNIST these gave NaN at
-    step 116; the shipped configs use BiGAN's Adam lr 2e-4, betas (0.5, 0.999). Other arguments:
+    Paper defaults (ALI, Appendix A): one discriminator update per generator update, Adam lr 1e-4,
+    betas (0.5, 1e-3). With small networks on MNIST these gave NaN at step 116; the shipped
+    configs use BiGAN's Adam lr 2e-4, betas (0.5, 0.999). Other arguments:
     :class:`~lightning_wgen.models.AdversarialModule`.
     """
 
@@ -51,49 +47,34 @@ class ALI(AdversarialModule):
         super().__init__(generator, critic, **kwargs)
         self.encoder = encoder
 
-    # -- inference -----------------------------------------------------------------------------
-
-    def posterior(self, x: Tensor) -> tuple[Tensor, Tensor | None]:
-        """The encoder's mean and log-variance (``None`` for a deterministic encoder)."""
+    def codes(self, x: Tensor, sample: bool = False) -> Tensor:
+        """The encoder's codes: its mean, or with ``sample`` a reparameterised ``z ~ q(z|x)``."""
         out = self.encoder(x)
-        if getattr(self.encoder, "gaussian", False):
-            mean, logvar = out.chunk(2, dim=1)
-            return mean, logvar
-        return out, None
+        if not getattr(self.encoder, "gaussian", False):
+            return out
+        mean, logvar = out.chunk(2, dim=1)
+        return mean + self.training_randn_like(mean) * (0.5 * logvar).exp() if sample else mean
 
     def encode(self, x: Tensor) -> Tensor:
-        """Deterministic codes ``(B, latent_dim)``: the encoder's output, or its mean."""
-        return self.posterior(x)[0]
+        return self.codes(x)
 
     def reconstruct(self, x: Tensor) -> Tensor:
-        return self.generator(self.encode(x))
-
-    def sampled_codes(self, x: Tensor) -> Tensor:
-        """``z ~ q(z | x)``: the reparameterised sample, or the deterministic code."""
-        mean, logvar = self.posterior(x)
-        if logvar is None:
-            return mean
-        return mean + self.training_randn_like(mean) * (0.5 * logvar).exp()
-
-    # -- training ------------------------------------------------------------------------------
+        return self.generator(self.codes(x))
 
     def generated_batch(self, n: int) -> tuple[Tensor, Tensor]:
         z = self.training_noise(n)
         return self.generator(z), z
 
-    def critic_objective(
-        self, real: Tensor, fake: tuple[Tensor, Tensor]
-    ) -> tuple[Tensor, dict[str, Tensor]]:
+    def critic_objective(self, real: Tensor, fake: Any) -> tuple[Tensor, dict[str, Tensor]]:
         with torch.no_grad():
-            codes = self.sampled_codes(real)
+            codes = self.codes(real, sample=True)
         encoder_logits, generator_logits = self.critic(real, codes), self.critic(*fake)
         loss = ali_discriminator_loss(encoder_logits, generator_logits)
-        return loss, {
-            "critic/w_estimate": wasserstein_estimate(encoder_logits, generator_logits).detach()
-        }
+        gap = wasserstein_estimate(encoder_logits, generator_logits).detach()
+        return loss, {"critic/w_estimate": gap}
 
-    def generator_objective(self, fake: tuple[Tensor, Tensor], real: Tensor) -> Tensor:
-        codes = self.sampled_codes(real)
+    def generator_objective(self, fake: Any, real: Tensor) -> Tensor:
+        codes = self.codes(real, sample=True)
         loss = ali_generator_loss(self.critic(real, codes), self.critic(*fake))
         with torch.no_grad():
             error = reconstruction_cost(real, self.reconstruct(real))
@@ -103,26 +84,16 @@ class ALI(AdversarialModule):
     def optimizers_to_build(self) -> dict[str, Optimizer]:
         players = itertools.chain(self.generator.parameters(), self.encoder.parameters())
         return {
-            "generator": build_optimizer(
-                self.generator_optimizer, players, self.paper_optimizer, "generator_optimizer"
-            ),
-            "critic": build_optimizer(
-                self.critic_optimizer, self.critic.parameters(), self.paper_optimizer,
-                "critic_optimizer",
-            ),
-        }  # fmt: skip
+            name: build_optimizer(factory, params, self.paper_optimizer, f"{name}_optimizer")
+            for name, factory, params in (
+                ("generator", self.generator_optimizer, players),
+                ("critic", self.critic_optimizer, self.critic.parameters()),
+            )
+        }
 
     def networks_chain(self) -> list[tuple[str, nn.Module]]:
         return [("generator", self.generator), ("encoder", self.encoder)]
 
     def critic_scores(self, x: Tensor) -> Tensor:
         """``D(x, E(x))``: the discriminator's logit of data paired with its code."""
-        return self.critic(x, self.encode(x))
-
-    def validation_step(self, batch: Any, batch_idx: int, prefix: str = "val") -> None:
-        """``val/reconstruction``: ``E ||x - G(E(x))||^2`` on held-out data."""
-        real = images_of(batch)
-        self.check_data_shape(real, "generator")
-        with torch.no_grad():
-            error = reconstruction_cost(real, self.reconstruct(real))
-        self.log(f"{prefix}/reconstruction", error, on_epoch=True, batch_size=real.shape[0])
+        return self.critic(x, self.codes(x))
