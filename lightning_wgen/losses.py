@@ -597,7 +597,7 @@ def wgan_qc_regression_loss(
 
 
 def wgan_qc_transport_regulariser(slopes: Tensor, displacement: Tensor, scale: float) -> Tensor:
-    """WGAN-QC's optimal-transport regulariser (OTR; Liu et al. 2019, Sec. 3.3), without its
+    """WGAN-QC's optimal-transport regulariser (OTR; Liu et al. 2019, Sec. 3), without its
     weight: ``E_j (||grad D(y_j)|| - K ||x_sigma(j) - y_j||)^2``. For the quadratic cost the
     optimal map sends ``y`` to ``y + grad D(y) / K`` (Brenier), so the critic's slope at each
     generated sample should be ``K`` times the distance to the real sample ``x_sigma(j)`` the
@@ -614,13 +614,14 @@ def wgan_qc_transport_regulariser(slopes: Tensor, displacement: Tensor, scale: f
 def ali_discriminator_loss(encoder_logits: Tensor, generator_logits: Tensor) -> Tensor:
     """``-E log D(x, E(x)) - E log(1 - D(G(z), z))`` on the joint discriminator's logits: pairs
     of a data point and its code (label 1) against pairs of a sample and its noise (label 0)
-    (Dumoulin et al. 2017, "Adversarially learned inference", Eq. 1 and Algorithm 1's ``L_d``;
-    Donahue et al. 2017, "Adversarial feature learning", Eq. 2), with ``D = sigmoid(logit)``."""
+    (Dumoulin et al. 2017, "Adversarially learned inference", the value function V(D, G) and
+    Algorithm 1's ``L_d``; Donahue et al. 2017, "Adversarial feature learning", Sec. 3), with
+    ``D = sigmoid(logit)``."""
     return nonsaturating_critic_loss(encoder_logits, generator_logits)
 
 
 def ali_generator_loss(encoder_logits: Tensor, generator_logits: Tensor) -> Tensor:
     """``-E log(1 - D(x, E(x))) - E log D(G(z), z)``, the encoder's and the generator's loss with
-    the labels swapped (ALI, Algorithm 1's ``L_g``; BiGAN, Sec. 3.4, the "inverted" objective
-    used in practice): the same fixed point as minimising Eq. 1, with stronger early gradients."""
+    the labels swapped (ALI, Algorithm 1's ``L_g``; BiGAN's "inverted" objective, used in
+    practice): the same fixed point as the minimax game, with stronger early gradients."""
     return nonsaturating_critic_loss(generator_logits, encoder_logits)

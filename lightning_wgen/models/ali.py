@@ -27,13 +27,13 @@ class ALI(AdversarialModule):
     the generator optimizer, minimise the cross-entropy with the labels swapped
     (:func:`~lightning_wgen.losses.ali_generator_loss`). At the optimum the joint distributions
     match and ``E`` inverts ``G``. An encoder with ``gaussian = True`` is ALI's stochastic one,
-    sampled by reparameterisation (Sec. 2.2); a plain one is BiGAN's deterministic ``E``.
+    sampled by reparameterisation; a plain one is BiGAN's deterministic ``E``.
     Inference: :meth:`encode` (the mean), :meth:`reconstruct` (``G(E(x))``); logged:
     ``ali/reconstruction``, ``E ||x - G(E(x))||^2`` on the training batch.
 
-    Paper defaults (ALI, Appendix A): one discriminator update per generator update, Adam lr 1e-4,
-    betas (0.5, 1e-3). With small networks on MNIST these gave NaN at step 116; the shipped
-    configs use BiGAN's Adam lr 2e-4, betas (0.5, 0.999). Other arguments:
+    Paper defaults (ALI's tables): one discriminator update per generator update, Adam lr 1e-4,
+    betas (0.5, 1e-3); with small networks on MNIST these gave NaN at step 116, so the configs
+    use BiGAN's Adam lr 2e-4, betas (0.5, 0.999). Other arguments:
     :class:`~lightning_wgen.models.AdversarialModule`.
     """
 
