@@ -106,3 +106,13 @@ def first_and_last(history: list[tuple[int, float]], n: int = 100) -> tuple[floa
     """The means of the first and the last ``n`` logged values."""
     values = [value for _, value in history]
     return sum(values[:n]) / n, sum(values[-n:]) / n
+
+
+def adam_for_both_players(lr: float, betas=(0.5, 0.999)) -> dict:
+    """An adversarial family's ``generator_optimizer`` and ``critic_optimizer`` arguments: Adam
+    with ``lr`` and ``betas`` for both."""
+
+    def adam(params):
+        return torch.optim.Adam(params, lr=lr, betas=betas)
+
+    return {"generator_optimizer": adam, "critic_optimizer": adam}

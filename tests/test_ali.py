@@ -5,7 +5,13 @@ import math
 
 import pytest
 import torch
-from helpers import CountingToyData, first_and_last, quiet_trainer, short_mnist_run
+from helpers import (
+    CountingToyData,
+    adam_for_both_players,
+    first_and_last,
+    quiet_trainer,
+    short_mnist_run,
+)
 
 from lightning_wgen import ALI
 from lightning_wgen.losses import ali_discriminator_loss, ali_generator_loss
@@ -64,9 +70,6 @@ def test_paper_defaults_and_a_weights_only_round_trip_with_the_encoder(tmp_path)
 def test_a_short_mnist_run_lowers_fid_and_reconstruction_and_its_codes_beat_random(mnist, tmp_path):
     torch.manual_seed(0)
 
-    def adam(params):
-        return torch.optim.Adam(params, lr=5e-4, betas=(0.5, 0.999))
-
     model = ALI(
         DCGANGenerator(latent_dim=32, base_channels=16),
         ConvEncoder(32, widths=(16, 32, 64), gaussian=True),
@@ -76,8 +79,7 @@ def test_a_short_mnist_run_lowers_fid_and_reconstruction_and_its_codes_beat_rand
             hidden_features=128,
         ),
         max_generator_steps=1500,
-        generator_optimizer=adam,
-        critic_optimizer=adam,
+        **adam_for_both_players(5e-4),
     )
     before, after, history = short_mnist_run(model, mnist, tmp_path, ["ali/"])
     first, last = first_and_last(history["ali/reconstruction"])

@@ -53,7 +53,7 @@ class ALI(AdversarialModule):
         if not getattr(self.encoder, "gaussian", False):
             return out
         mean, logvar = out.chunk(2, dim=1)
-        return mean + self.training_randn_like(mean) * (0.5 * logvar).exp() if sample else mean
+        return self.reparameterised(mean, logvar) if sample else mean
 
     def encode(self, x: Tensor) -> Tensor:
         return self.codes(x)

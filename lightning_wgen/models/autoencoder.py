@@ -166,12 +166,12 @@ class AutoencoderModule(GenerativeModule):
         return self.decoder
 
     def codes_for_training(self, x: Tensor) -> tuple[Tensor, tuple[Tensor, Tensor] | None]:
-        """Codes ``z~ ~ Q(Z|x)``: the reparameterised sample ``mean + exp(logvar / 2) * eps``
-        for a Gaussian encoder (Kingma & Welling 2014, Sec. 2.4), the code itself otherwise."""
+        """Codes ``z~ ~ Q(Z|x)``: the reparameterised sample (:meth:`reparameterised`) for a
+        Gaussian encoder, the code itself otherwise."""
         mean, logvar = self.posterior(x)
         if logvar is None:
             return mean, None
-        return mean + self.training_randn_like(mean) * (0.5 * logvar).exp(), (mean, logvar)
+        return self.reparameterised(mean, logvar), (mean, logvar)
 
     # -- optimisation -----------------------------------------------------------------------------
 

@@ -64,6 +64,11 @@ class Sampling:
 
         return self.shard_rows(x.shape[0], draw)
 
+    def reparameterised(self, mean: Tensor, logvar: Tensor) -> Tensor:
+        """``mean + exp(logvar / 2) * eps``, ``eps`` training noise: a sample of a diagonal
+        Gaussian encoder (Kingma & Welling 2014, Sec. 2.4; the VAE's and ALI's)."""
+        return mean + self.training_randn_like(mean) * (0.5 * logvar).exp()
+
     @torch.no_grad()
     def sample(
         self, n: int, *, seed: int | None = None, ema: bool = True, batch_size: int = 1024,

@@ -120,8 +120,6 @@ def add_critic(
         raise ConfigError(
             f"zoo model {name} already has its critic; nothing to add (--refit trains it further)."
         )
-    if "critic" not in model.untrained_networks:
-        model = load_pretrained(name, manifest=manifest, critic=True)
     published = load_file(str(download(name, manifest=manifest)))
     datamodule = ready(build_datamodule(entry.data, f"the manifest's {name}", data_dir=data_dir))
     torch.manual_seed(seed)
