@@ -12,8 +12,11 @@ test images. ``--write_manifest`` puts each model's values into its manifest ent
 
     python benchmarks/inception_fid.py --data_dir ../shared/data --features /work/cache/inception
     python benchmarks/inception_fid.py --data_dir ../shared/data --write_manifest
+    python benchmarks/inception_fid.py --data_dir ../shared/data --write_manifest \
+        --models lsgan-mnist began-mnist  # only these entries: the others stay as they are
 
-Results go to ``benchmarks/results/inception_fid_mnist.json``; the table is printed.
+Results go to ``benchmarks/results/inception_fid_mnist.json`` (merged by model with the rows
+already there); the table is printed.
 """
 
 from __future__ import annotations
@@ -63,6 +66,7 @@ def main() -> None:
     parser.add_argument("--data_dir", default="data", help="MNIST, for the protocol's counts")
     parser.add_argument("--features", default=str(Path.home() / ".cache/lightning_wgen/inception"))
     parser.add_argument("--write_manifest", action="store_true")
+    parser.add_argument("--models", nargs="*", default=MODELS, choices=MODELS, metavar="NAME")
     args = parser.parse_args()
     folder = Path(args.features)
     test, train = stored(folder / "test"), stored(folder / "train")
@@ -79,7 +83,7 @@ def main() -> None:
     print("train vs test", json.dumps({k: round(v, 4) for k, v in reference.items()}))
     manifest = Manifest.read()
     rows = {}
-    for name in MODELS:
+    for name in args.models:
         source = folder_name(name)
         fake = stored(folder / source)
         if fake is None:
@@ -109,10 +113,13 @@ def main() -> None:
     if args.write_manifest:
         manifest.write()
         print(f"wrote the Inception metrics into {manifest.path}")
+    earlier = json.loads(RESULTS.read_text())["models"] if RESULTS.exists() else {}
+    current = {folder_name(name) for name in MODELS}  # rows of replaced files are dropped
+    earlier = {source: row for source, row in earlier.items() if source in current}
     record = {
         "protocol": protocol,
         "reference": reference,
-        "models": rows,
+        "models": {**earlier, **rows},
         "published": PUBLISHED,
     }
     RESULTS.parent.mkdir(parents=True, exist_ok=True)

@@ -28,6 +28,19 @@ RESULTS = ROOT / "benchmarks" / "results" / "zoo_classes.json"
 BEGIN, END = "<!-- zoo table begin -->", "<!-- zoo table end -->"
 RECIPES = "<!-- zoo recipes begin -->", "<!-- zoo recipes end -->"
 INCEPTION = "<!-- inception table begin -->", "<!-- inception table end -->"
+FAMILY_TABLE = "<!-- family table begin -->", "<!-- family table end -->"
+# The published MNIST row each family corresponds to (Inception FID, Lucic et al. 2018's
+# protocol, as An et al. 2020 list them; LSGAN's and BEGAN's spread from Lucic et al. 2018).
+PUBLISHED_ROWS = {
+    "GAN": "NS GAN 6.8 ± 0.5 (Lucic et al. 2018)",
+    "LSGAN": "7.8 ± 0.6 (Lucic et al. 2018)",
+    "WGAN": "6.7 ± 0.4 (Lucic et al. 2018)",
+    "BEGAN": "13.1 ± 1.0 (Lucic et al. 2018)",
+    "VAE": "23.8 ± 0.6 (Lucic et al. 2018)",
+    "AEOT": "6.2 ± 0.2 (An et al. 2020)",
+    "WAEMMD": "none on MNIST (the WAE paper's FIDs are CelebA's)",
+    "WAEGAN": "none on MNIST (the WAE paper's FIDs are CelebA's)",
+}
 NEAREST = 3
 
 
@@ -114,6 +127,40 @@ def inception_rows(manifest: Manifest) -> list[str]:
     return lines
 
 
+def family_rows(manifest: Manifest) -> list[str]:
+    """One row per family (``configs/<family>/``): its MNIST zoo entry at the zoo's budget for
+    its kind, the entry's FID on the shipped classifier and Inception FID, and the published
+    row it corresponds to."""
+    import yaml
+
+    entries = {}
+    for name in manifest.names("*-mnist"):
+        entry = manifest.entry(name).to_dict()
+        entries.setdefault(entry["family"], []).append((name, entry))
+    lines = [
+        "| family | MNIST zoo entry | budget | FID_mnist (seeds 0-2) | Inception FID | "
+        "published Inception FID |",
+        "|---|---|---|---|---|---|",
+    ]
+    folders = (ROOT / "configs").iterdir()  # configs/cpu/ is WGAN-GP's CPU recipe, not a family
+    for folder in sorted(p for p in folders if p.name != "cpu" and (p / "mnist.yaml").exists()):
+        config = yaml.safe_load((folder / "mnist.yaml").read_text())
+        family = config["model"]["class_path"].rsplit(".", 1)[1]
+        published = PUBLISHED_ROWS.get(family, "-")
+        for name, entry in entries.get(family, [(None, None)]):
+            if name is None:
+                lines.append(f"| {family} | not trained yet | - | - | - | {published} |")
+                continue
+            fid = entry["metrics"]["fid_mnist"]
+            block = entry.get("inception") or {}
+            inception = f"{block['metrics']['fid']['mean']:.1f}" if block else "-"
+            lines.append(
+                f"| {family} | `{name}` | {entry['training']['generator_steps']:,} steps | "
+                f"{fid['mean']:.2f} ± {fid['std']:.2f} | {inception} | {published} |"
+            )
+    return lines
+
+
 def row(name: str, entry: dict, shares: list[float] | None) -> str:
     metrics, reference = entry["metrics"], entry["reference"]
 
@@ -181,6 +228,7 @@ def main() -> None:
     rewrite_table(ROOT / "docs" / "zoo.md", *RECIPES, "\n".join(recipes))
     for doc in ("README.md", "docs/zoo.md", "docs/evaluation.md"):
         rewrite_table(ROOT / doc, *INCEPTION, "\n".join(inception_rows(manifest)))
+    rewrite_table(ROOT / "docs" / "zoo.md", *FAMILY_TABLE, "\n".join(family_rows(manifest)))
 
 
 if __name__ == "__main__":

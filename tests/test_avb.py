@@ -94,6 +94,37 @@ def test_adaptive_contrasts_kl_estimate_by_hand():
     assert estimate.item() == pytest.approx((first + second) / 2)
 
 
+class LearnableGaussian(nn.Module):
+    """z = a + b eps with learnable a, b: q(z | x) = N(a, b^2) for every x."""
+
+    implicit, latent_dim, noise_dim = True, 1, 1
+
+    def __init__(self, a: float, b: float):
+        super().__init__()
+        self.a, self.b = nn.Parameter(torch.tensor(a)), nn.Parameter(torch.tensor(b))
+
+    def forward(self, x, eps=None):
+        return self.a + self.b * (torch.zeros_like(x) if eps is None else eps)
+
+
+def test_adaptive_contrasts_kl_gradient_is_the_closed_form_kls_for_a_gaussian_posterior():
+    # q = N(a, b^2) normalised by its own moments is N(0, 1), so T* = 0 and the estimate's
+    # gradient must be that of KL(N(a, b^2) || N(0, 1)) = (a^2 + b^2 - 1) / 2 - log b: (a, b - 1/b).
+    # r's moments are constants (the authors' code): were they differentiated, the -|z~|^2 / 2
+    # term would reward heavy tails through the few codes that estimate them.
+    torch.manual_seed(0)
+    encoder, decoder = LearnableGaussian(0.5, 2.0), nn.Linear(1, 1)
+    decoder.latent_dim = 1
+    adversary = PairDiscriminator(Features(), latent_dim=1)
+    model = AVB(encoder, decoder, adversary, contrast_samples=64)
+    x = torch.zeros(20_000, 1)
+    z, normalised, std = model.adversary_pairs(x)
+    assert z.requires_grad and not std.requires_grad
+    avb_kl_estimate(torch.zeros(len(x)), normalised, z, std).backward()
+    assert encoder.a.grad.item() == pytest.approx(0.5, abs=0.02)
+    assert encoder.b.grad.item() == pytest.approx(2.0 - 1 / 2.0, abs=0.05)
+
+
 def test_avb_refuses_an_encoder_without_noise_in_one_line():
     encoder, decoder = ConvEncoder(8, widths=(8,)), ConvDecoder(8, widths=(8,))
     adversary = PairDiscriminator(ConvEncoder(16, widths=(8,)), latent_dim=8)

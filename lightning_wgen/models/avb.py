@@ -22,10 +22,10 @@ class AVB(LatentAdversarialModule):
     G(z)||^2 + adversarial_weight * E T(x, z)``, the negative ELBO with ``E T`` for the KL (the
     comparison document's Eq. 6, ``D_AVB = inf_Q E_Px [D_f,GAN(Q(Z|X), P_Z) - E_Q log
     p_G(X|Z)]``). ``adaptive_contrast`` compares ``q`` with ``r(z | x) = N(mu(x), sigma(x)^2)``,
-    the Gaussian with ``q``'s moments from ``contrast_samples`` other codes per image, instead of
-    with the prior (Sec. 3.3): ``T`` sees the normalised codes, the KL is
-    :func:`~lightning_wgen.losses.avb_kl_estimate` (few codes bias it: tests/test_avb.py). On by
-    default: without it the encoder learned to ignore its noise on MNIST (tests/test_avb.py).
+    the Gaussian with ``q``'s moments from ``contrast_samples`` other codes per image, held
+    constant as in the authors' code, instead of with the prior (Sec. 3.3): ``T`` sees the
+    normalised codes, the KL is :func:`~lightning_wgen.losses.avb_kl_estimate`. On by default:
+    without it the encoder learned to ignore its noise on MNIST (tests/test_avb.py).
 
     The decoder is Gaussian with fixed variance as the VAE's (the paper's MNIST decoder is
     Bernoulli); the optimizers are the shared autoencoder setting (one budget for the families).
@@ -68,14 +68,14 @@ class AVB(LatentAdversarialModule):
         return self.encoder(x, noise.view(len(x), copies, -1).transpose(0, 1))
 
     def adversary_pairs(self, x: Tensor) -> tuple[Tensor, Tensor, Tensor | None]:
-        """A code ``z ~ q(z | x)`` per image, what ``T`` sees of it (``z``, or with adaptive
-        contrast ``(z - mu) / sigma`` with ``q``'s moments estimated from ``contrast_samples``
-        other codes of the same image), and ``sigma`` (``None`` without adaptive contrast)."""
+        """A code ``z ~ q(z | x)`` per image, what ``T`` sees of it (``z``, or ``(z - mu) /
+        sigma`` with ``q``'s moments from ``contrast_samples`` other codes), and ``sigma``."""
         if not self.adaptive_contrast:
             z = self.sample_codes(x)[0]
             return z, z, None
         codes = self.sample_codes(x, 1 + self.contrast_samples)
-        z, mean, std = codes[0], codes[1:].mean(0), codes[1:].std(0).clamp_min(1e-4)
+        z, others = codes[0], codes[1:].detach()  # r's moments: constants in the gradient
+        mean, std = others.mean(0), others.std(0).clamp_min(1e-4)
         return z, (z - mean) / std, std
 
     def autoencoder_update(self, x: Tensor) -> tuple[Tensor, dict[str, Tensor]]:
