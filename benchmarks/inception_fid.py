@@ -13,7 +13,7 @@ test images. ``--write_manifest`` puts each model's values into its manifest ent
     python benchmarks/inception_fid.py --data_dir ../shared/data --features /work/cache/inception
     python benchmarks/inception_fid.py --data_dir ../shared/data --write_manifest
     python benchmarks/inception_fid.py --data_dir ../shared/data --write_manifest \
-        --models lsgan-mnist began-mnist  # only these entries: the others stay as they are
+        --models lsgan-mnist ali-mnist  # only these entries: the others stay as they are
 
 Results go to ``benchmarks/results/inception_fid_mnist.json`` (merged by model with the rows
 already there); the table is printed.
