@@ -37,12 +37,13 @@ COMMAND = (
     "python benchmarks/inception_fid.py --data_dir DATA --write_manifest"
 )
 # Inception FID on MNIST under the same protocol, as the AE-OT paper (An et al. 2020) lists them
-# from Lucic et al. 2018 (mean ± std over runs where given).
+# from Lucic et al. 2018 (mean ± std over runs where given; LSGAN's and BEGAN's spread from
+# Lucic et al. 2018 as issue 30 quotes it).
 PUBLISHED = {
     "NS GAN": "6.8 ± 0.5",
-    "LSGAN": "7.8",
+    "LSGAN": "7.8 ± 0.6",
     "WGAN": "6.7 ± 0.4",
-    "BEGAN": "13.1",
+    "BEGAN": "13.1 ± 1.0",
     "VAE": "23.8 ± 0.6",
     "GLANN": "8.6",
     "AE-OT": "6.2 ± 0.2",

@@ -29,18 +29,17 @@ BEGIN, END = "<!-- zoo table begin -->", "<!-- zoo table end -->"
 RECIPES = "<!-- zoo recipes begin -->", "<!-- zoo recipes end -->"
 INCEPTION = "<!-- inception table begin -->", "<!-- inception table end -->"
 FAMILY_TABLE = "<!-- family table begin -->", "<!-- family table end -->"
-# The published MNIST row each family corresponds to (Inception FID, Lucic et al. 2018's
-# protocol, as An et al. 2020 list them; LSGAN's and BEGAN's spread from Lucic et al. 2018).
-PUBLISHED_ROWS = {
-    "GAN": "NS GAN 6.8 ± 0.5 (Lucic et al. 2018)",
-    "LSGAN": "7.8 ± 0.6 (Lucic et al. 2018)",
-    "WGAN": "6.7 ± 0.4 (Lucic et al. 2018)",
-    "BEGAN": "13.1 ± 1.0 (Lucic et al. 2018)",
-    "VAE": "23.8 ± 0.6 (Lucic et al. 2018)",
-    "AEOT": "6.2 ± 0.2 (An et al. 2020)",
-    "WAEMMD": "none on MNIST (the WAE paper's FIDs are CelebA's)",
-    "WAEGAN": "none on MNIST (the WAE paper's FIDs are CelebA's)",
+# The published row (benchmarks/inception_fid.py's PUBLISHED) each family corresponds to.
+PUBLISHED_NAMES = {
+    "GAN": "NS GAN",
+    "LSGAN": "LSGAN",
+    "WGAN": "WGAN",
+    "BEGAN": "BEGAN",
+    "VAE": "VAE",
+    "AEOT": "AE-OT",
 }
+SOURCE = "Lucic et al. 2018; An et al. 2020"
+NO_MNIST_ROW = "none on MNIST (the WAE paper's FIDs are CelebA's)"
 NEAREST = 3
 
 
@@ -123,7 +122,7 @@ def inception_rows(manifest: Manifest) -> list[str]:
         )
         lines.append(f"| MNIST training images (10,000) | {reference['fid']:.2f} | {values} | - |")
     for model, fid in PUBLISHED.items():
-        lines.append(f"| {model} (Lucic et al. 2018; An et al. 2020) | {fid} | - | - | - | - | - |")
+        lines.append(f"| {model} ({SOURCE}) | {fid} | - | - | - | - | - |")
     return lines
 
 
@@ -132,6 +131,7 @@ def family_rows(manifest: Manifest) -> list[str]:
     its kind, the entry's FID on the shipped classifier and Inception FID, and the published
     row it corresponds to."""
     import yaml
+    from inception_fid import PUBLISHED
 
     entries = {}
     for name in manifest.names("*-mnist"):
@@ -146,7 +146,9 @@ def family_rows(manifest: Manifest) -> list[str]:
     for folder in sorted(p for p in folders if p.name != "cpu" and (p / "mnist.yaml").exists()):
         config = yaml.safe_load((folder / "mnist.yaml").read_text())
         family = config["model"]["class_path"].rsplit(".", 1)[1]
-        published = PUBLISHED_ROWS.get(family, "-")
+        label = PUBLISHED_NAMES.get(family)
+        published = f"{label} {PUBLISHED[label]} ({SOURCE})" if label else "-"
+        published = NO_MNIST_ROW if family in ("WAEMMD", "WAEGAN") else published
         for name, entry in entries.get(family, [(None, None)]):
             if name is None:
                 lines.append(f"| {family} | not trained yet | - | - | - | {published} |")
