@@ -38,7 +38,8 @@ def atomic_write(
 ) -> None:
     """Write ``data`` to ``path`` so that ``path`` holds either its old content or all of
     ``data`` at every moment, also when the process is killed mid-write. The temporary file of
-    an interrupted write (``.<name>.*.tmp`` beside it) is removed by the next write. Every file
+    an interrupted write (``.<name>.<pid>.*.tmp`` beside it) is removed by the next write once
+    its process is gone; another live process's write in progress is left alone. Every file
     the package writes for later reading (checkpoints, zoo files, the manifest, feature caches,
     unpacked data) goes through here.
 
@@ -55,9 +56,24 @@ def atomic_write(
             raise
         message = _refusal(path, len(memoryview(data)), err, elsewhere)
         raise CheckpointWriteError(message) from None
-    for stale in path.parent.glob(f".{path.name}.*.tmp"):  # left by a killed writer
-        with contextlib.suppress(FileNotFoundError):
-            stale.unlink()
+    for stale in path.parent.glob(f".{path.name}.*.tmp"):
+        if not _writer_alive(stale.name[len(path.name) + 2 :].split(".")[0]):
+            with contextlib.suppress(FileNotFoundError):
+                stale.unlink()
+
+
+def _writer_alive(pid: str) -> bool:
+    """Whether the process that named a temporary file ``.<name>.<pid>.*.tmp`` still runs on
+    this machine (a name without a pid counts as a dead writer's)."""
+    if not pid.isdigit():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # exists, owned by someone else
+        return True
+    return True
 
 
 def atomic_save(
@@ -92,7 +108,9 @@ def _refusal(path: Path, size: int, err: OSError, elsewhere: str | None) -> str:
 
 def _write_beside(path: Path, data: bytes | memoryview) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    fd, temporary = tempfile.mkstemp(
+        prefix=f".{path.name}.{os.getpid()}.", suffix=".tmp", dir=path.parent
+    )
     try:
         view = memoryview(data)
         for start in range(0, len(view), CHUNK_BYTES):

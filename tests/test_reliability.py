@@ -102,6 +102,24 @@ def test_atomic_write_replaces_the_whole_file_and_leaves_no_temporary(tmp_path):
     assert sorted(p.name for p in target.parent.iterdir()) == ["model.ckpt"]
 
 
+def test_a_write_leaves_another_live_writers_temporary_file_alone(tmp_path):
+    # Two runs unpacking the same MNIST archive at once: the first to finish removed the
+    # second's half-written file, and the second failed in os.replace.
+    target = tmp_path / "train-images-idx3-ubyte"
+    other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        in_progress = tmp_path / f".{target.name}.{other.pid}.abcd.tmp"
+        in_progress.write_bytes(b"half")
+        atomic_write(target, b"whole")
+        assert in_progress.exists()  # the other writer is alive: its file stays
+    finally:
+        other.kill()
+        other.wait()
+    atomic_write(target, b"whole again")
+    assert not in_progress.exists()  # its writer is gone: the next write clears it
+    assert target.read_bytes() == b"whole again"
+
+
 def test_wgen_trainers_write_checkpoints_atomically():
     cli = _cli(["--config", str(QUICKSTART), "--trainer.logger=false"], run=False)
     assert isinstance(cli.trainer.strategy.checkpoint_io, AtomicCheckpointIO)
