@@ -79,7 +79,6 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     extractor = InceptionFeatures().to(memory_format=torch.channels_last)
     timing_path = Path(args.out) / "timing.json"
-    timing = json.loads(timing_path.read_text()) if timing_path.is_file() else {}
     for source in args.sources:
         folder = Path(args.out) / folder_name(source)
         folder.mkdir(parents=True, exist_ok=True)
@@ -94,6 +93,8 @@ def main() -> None:
             seconds = time.perf_counter() - start
             atomic_write(path, save({"features": features.contiguous()}))
             per_10k = seconds / len(images) * 10_000
+            # read again before each write: another run may be filling the same folder
+            timing = json.loads(timing_path.read_text()) if timing_path.is_file() else {}
             timing.setdefault(folder.name, []).append(per_10k)
             atomic_write(timing_path, json.dumps(timing).encode())
             print(f"{source} {index}: {per_10k:.0f} s per 10k images", flush=True)

@@ -100,7 +100,7 @@ def main() -> None:
         rows[source] = {**row, **extra, "feature_seconds": seconds}
         print(source, json.dumps({k: round(v, 4) for k, v in rows[source].items()}), flush=True)
         if args.write_manifest:
-            entry = manifest.entry(name)
+            entry = Manifest.read(manifest.path).entry(name)  # as it is now: others write too
             entry.inception = {
                 "metrics": summary([row]),
                 "reference": reference,
@@ -111,8 +111,8 @@ def main() -> None:
                     "machine": f"{platform.machine()}, 2 CPU cores, torch {torch.__version__}",
                 },
             }
+            manifest.save_entry(name, entry)
     if args.write_manifest:
-        manifest.write()
         print(f"wrote the Inception metrics into {manifest.path}")
     earlier = json.loads(RESULTS.read_text())["models"] if RESULTS.exists() else {}
     current = {folder_name(name) for name in MODELS}  # rows of replaced files are dropped

@@ -226,6 +226,20 @@ def test_tampered_local_file_is_refused_and_left_for_its_owner(published, tmp_pa
     assert (tmp_path / file.name).read_bytes() == bytes(data)
 
 
+def test_two_writers_of_one_manifest_keep_each_others_entries(published, tmp_path):
+    # `wgen zoo add-critic` read the manifest, a `wgen zoo publish` added an entry meanwhile,
+    # and add-critic's write dropped it. Each write now changes its own entry of the file.
+    path = shutil.copy(published, tmp_path / "manifest.json")
+    first, second = Manifest.read(path), Manifest.read(path)  # both read before either writes
+    entry = first.entry(NAME)
+    first.save_entry("copy-grid25-a", replace(entry))
+    second.save_entry("copy-grid25-b", replace(entry, size=entry.size + 1))
+    final = Manifest.read(path)
+    assert {NAME, "copy-grid25-a", "copy-grid25-b"} <= set(final.names())
+    assert final.entry("copy-grid25-b").size == entry.size + 1
+    assert set(second.names()) == set(final.names())  # the writer holds the file's entries
+
+
 def test_unknown_name_lists_close_names(published):
     with pytest.raises(ModelNotFoundError, match="did you mean wgan-gp-grid25-test"):
         load_pretrained("wgan-gp-grid52-test", manifest=published)

@@ -141,8 +141,7 @@ def add_critic(
         "seed": seed,
         "command": command or f"wgen zoo add-critic {name} --steps {steps}",
     }
-    manifest.add(name, entry)
-    manifest.write()
+    manifest.save_entry(name, entry)
     download(name, manifest=manifest)  # the written file is the entry's: sha256 checked
     if previous != file_name and not is_remote(previous):
         (manifest.base_dir / previous).unlink(missing_ok=True)

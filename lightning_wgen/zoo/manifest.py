@@ -4,6 +4,7 @@ sha256, the metrics and the protocol that measured them, and how it was trained.
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import fnmatch
 import json
@@ -159,10 +160,41 @@ class Manifest:
         check_name(name)
         self.models[name] = entry
 
+    def save_entry(self, name: str, entry: ModelEntry) -> None:
+        """Put ``entry`` under ``name`` in the file as it is now and write it, the other entries
+        as another process may just have written them: read again, change one entry and write
+        under a lock on the manifest's folder, so that two runs of ``wgen zoo publish`` (or
+        ``add-critic``) at once each keep the other's entry. ``self`` then holds the file's
+        entries."""
+        check_name(name)
+        with _folder_lock(self.path.parent):
+            fresh = Manifest.read(self.path).models if self.path.is_file() else {}
+            self.models = {**fresh, name: entry}
+            self.write()
+
     def write(self) -> None:
-        """Rewrite the file whole (temporary file, then rename)."""
+        """Rewrite the file whole (temporary file, then rename) with ``self``'s entries; to
+        change one entry of a manifest others may write too, :meth:`save_entry`."""
         models = {name: entry.to_dict() for name, entry in self.models.items()}
         text = json.dumps({"format": FORMAT, "models": models}, indent=2)
         # lists of numbers on one line each: [0, 1, 2], not a line per number
         text = FLAT_LIST.sub(lambda m: "[" + ", ".join(m[1].replace(",", " ").split()) + "]", text)
         atomic_write(self.path, (text + "\n").encode(), elsewhere="use a manifest elsewhere")
+
+
+@contextlib.contextmanager
+def _folder_lock(folder: Path):
+    """An exclusive ``flock`` on ``folder`` itself (its inode outlives the manifest's, which
+    each write replaces), held for the block; no lock where ``fcntl`` is missing (Windows)."""
+    try:
+        import fcntl
+    except ImportError:
+        yield
+        return
+    folder.mkdir(parents=True, exist_ok=True)
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # closing releases the lock

@@ -144,8 +144,7 @@ def publish(
         date=datetime.date.today().isoformat(),
     )
     old = manifest.models[name].file if name in manifest.models else None
-    manifest.add(name, entry)
-    manifest.write()
+    manifest.save_entry(name, entry)
     if old and old != file_name and not is_remote(old):
         (manifest.base_dir / old).unlink(missing_ok=True)
     return entry
