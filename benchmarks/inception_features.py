@@ -36,7 +36,8 @@ from lightning_wgen.checkpoint_io import atomic_write
 from lightning_wgen.metrics import InceptionFeatures, metric_images
 from lightning_wgen.zoo import Manifest
 
-MODELS = tuple(Manifest.read().names("*-mnist"))  # every published MNIST model
+MANIFEST = Manifest.read()  # every published MNIST model, variants (fgan-mnist-hellinger) too
+MODELS = tuple(name for name in MANIFEST.names() if MANIFEST.entry(name).dataset == "mnist")
 SOURCES = ("test", *MODELS, "train")
 NUM, BATCH, PIECE = 10_000, 250, 50
 

@@ -87,6 +87,22 @@ def nearest_picture(name: str, model, train: torch.Tensor, n: int = 12) -> None:
     Image.fromarray(grid).save(FIGURES / f"{name}-nearest.png")
 
 
+@torch.no_grad()
+def latent_mmd(model, data_dir: str) -> float | None:
+    """For an autoencoder: the IMQ MMD between the deterministic codes of the first
+    2,000 MNIST test images and as many prior samples (seed 0), as the autoencoder benchmark
+    measures it (:func:`~lightning_wgen.metrics.evaluate_autoencoder`); else None."""
+    from lightning_wgen.data import MNISTDataModule
+    from lightning_wgen.metrics import evaluate_autoencoder
+
+    if not (hasattr(model, "encode") and hasattr(model, "decode")):  # ALI has no decode
+        return None
+    data = MNISTDataModule(data_dir=data_dir, download=False)
+    data.setup("test")
+    test = data.reference_images(2000, batch_size=500)
+    return evaluate_autoencoder(model, test, mmd_codes=2000, seed=0)["latent_mmd"]
+
+
 def mnist_training_images(data_dir: str) -> torch.Tensor:
     from lightning_wgen.data import MNISTDataModule
 
@@ -126,21 +142,24 @@ def inception_rows(manifest: Manifest) -> list[str]:
     return lines
 
 
-def family_rows(manifest: Manifest) -> list[str]:
+def family_rows(manifest: Manifest, latent: dict[str, float | None]) -> list[str]:
     """One row per family (``configs/<family>/``): its MNIST zoo entry at the zoo's budget for
-    its kind, the entry's FID on the shipped classifier and Inception FID, and the published
+    its kind, the entry's FID on the shipped classifier and Inception FID, the latent MMD of
+    its test codes (``latent``, by name, for the models with an encoder), and the published
     row it corresponds to."""
     import yaml
     from inception_fid import PUBLISHED
 
     entries = {}
-    for name in manifest.names("*-mnist"):
+    for name in manifest.names():
         entry = manifest.entry(name).to_dict()
+        if entry["dataset"] != "mnist":
+            continue
         entries.setdefault(entry["family"], []).append((name, entry))
     lines = [
         "| family | MNIST zoo entry | budget | FID_mnist (seeds 0-2) | Inception FID | "
-        "published Inception FID |",
-        "|---|---|---|---|---|---|",
+        "latent MMD | published Inception FID |",
+        "|---|---|---|---|---|---|---|",
     ]
     folders = (ROOT / "configs").iterdir()  # configs/cpu/ is WGAN-GP's CPU recipe, not a family
     for folder in sorted(p for p in folders if p.name != "cpu" and (p / "mnist.yaml").exists()):
@@ -151,14 +170,15 @@ def family_rows(manifest: Manifest) -> list[str]:
         published = NO_MNIST_ROW if family in ("WAEMMD", "WAEGAN") else published
         for name, entry in entries.get(family, [(None, None)]):
             if name is None:
-                lines.append(f"| {family} | not trained yet | - | - | - | {published} |")
+                lines.append(f"| {family} | not trained yet | - | - | - | - | {published} |")
                 continue
             fid = entry["metrics"]["fid_mnist"]
             block = entry.get("inception") or {}
             inception = f"{block['metrics']['fid']['mean']:.1f}" if block else "-"
+            mmd = "-" if latent.get(name) is None else f"{latent[name]:.3f}"
             lines.append(
                 f"| {family} | `{name}` | {entry['training']['generator_steps']:,} steps | "
-                f"{fid['mean']:.2f} ± {fid['std']:.2f} | {inception} | {published} |"
+                f"{fid['mean']:.2f} ± {fid['std']:.2f} | {inception} | {mmd} | {published} |"
             )
     return lines
 
@@ -210,7 +230,7 @@ def main() -> None:
         "|---|---|---|---|---|---|---|",
     ]
     recipes = ["| name | command | generator steps | seconds | machine |", "|---|---|---|---|---|"]
-    records = {}
+    records, latent = {}, {}
     for name in manifest.names():
         entry = manifest.entry(name).to_dict()
         model = load_pretrained(name)
@@ -221,6 +241,7 @@ def main() -> None:
             if train is None:
                 train = mnist_training_images(args.data_dir)
             nearest_picture(name, model, train)
+            latent[name] = latent_mmd(model, args.data_dir)
         records[name] = shares
         lines.append(row(name, entry, shares))
         recipes.append(recipe(name, entry))
@@ -230,7 +251,7 @@ def main() -> None:
     rewrite_table(ROOT / "docs" / "zoo.md", *RECIPES, "\n".join(recipes))
     for doc in ("README.md", "docs/zoo.md", "docs/evaluation.md"):
         rewrite_table(ROOT / doc, *INCEPTION, "\n".join(inception_rows(manifest)))
-    rewrite_table(ROOT / "docs" / "zoo.md", *FAMILY_TABLE, "\n".join(family_rows(manifest)))
+    rewrite_table(ROOT / "docs" / "zoo.md", *FAMILY_TABLE, "\n".join(family_rows(manifest, latent)))
 
 
 if __name__ == "__main__":
