@@ -89,9 +89,9 @@ def nearest_picture(name: str, model, train: torch.Tensor, n: int = 12) -> None:
 
 @torch.no_grad()
 def latent_mmd(model, data_dir: str) -> float | None:
-    """For an autoencoder: the IMQ MMD between the deterministic codes of the first
-    2,000 MNIST test images and as many prior samples (seed 0), as the autoencoder benchmark
-    measures it (:func:`~lightning_wgen.metrics.evaluate_autoencoder`); else None."""
+    """For an autoencoder: the IMQ MMD between the deterministic codes of 2,000 MNIST test
+    images (the subset of seed 0) and as many prior samples (seed 0), as the autoencoder
+    benchmark measures it (:func:`~lightning_wgen.metrics.evaluate_autoencoder`); else None."""
     from lightning_wgen.data import MNISTDataModule
     from lightning_wgen.metrics import evaluate_autoencoder
 
@@ -145,7 +145,7 @@ def inception_rows(manifest: Manifest) -> list[str]:
 def family_rows(manifest: Manifest, latent: dict[str, float | None]) -> list[str]:
     """One row per family (``configs/<family>/``): its MNIST zoo entry at the zoo's budget for
     its kind, the entry's FID on the shipped classifier and Inception FID, the latent MMD of
-    its test codes (``latent``, by name, for the models with an encoder), and the published
+    its test codes (``latent``, by name, for the autoencoders), and the published
     row it corresponds to."""
     import yaml
     from inception_fid import PUBLISHED
