@@ -88,19 +88,24 @@ def nearest_picture(name: str, model, train: torch.Tensor, n: int = 12) -> None:
 
 
 @torch.no_grad()
-def latent_mmd(model, data_dir: str) -> float | None:
-    """For an autoencoder: the IMQ MMD between the deterministic codes of 2,000 MNIST test
-    images (the subset of seed 0) and as many prior samples (seed 0), as the autoencoder
-    benchmark measures it (:func:`~lightning_wgen.metrics.evaluate_autoencoder`); else None."""
-    from lightning_wgen.data import MNISTDataModule
+def latent_mmd(model, test: list[torch.Tensor]) -> float | None:
+    """For an autoencoder: the IMQ MMD between the deterministic codes of the ``test`` batches
+    and as many prior samples (seed 0), as the autoencoder benchmark measures it
+    (:func:`~lightning_wgen.metrics.evaluate_autoencoder`); else None."""
     from lightning_wgen.metrics import evaluate_autoencoder
 
     if not (hasattr(model, "encode") and hasattr(model, "decode")):  # ALI has no decode
         return None
+    return evaluate_autoencoder(model, test, mmd_codes=2000, seed=0)["latent_mmd"]
+
+
+def mnist_test_subset(data_dir: str) -> list[torch.Tensor]:
+    """2,000 MNIST test images (the subset of seed 0), in batches of 500."""
+    from lightning_wgen.data import MNISTDataModule
+
     data = MNISTDataModule(data_dir=data_dir, download=False)
     data.setup("test")
-    test = data.reference_images(2000, batch_size=500)
-    return evaluate_autoencoder(model, test, mmd_codes=2000, seed=0)["latent_mmd"]
+    return list(data.reference_images(2000, batch_size=500))
 
 
 def mnist_training_images(data_dir: str) -> torch.Tensor:
@@ -223,7 +228,7 @@ def main() -> None:
     parser.add_argument("--data_dir", default="data", help="MNIST, for the nearest images")
     args = parser.parse_args()
     manifest = Manifest.read()
-    train = None
+    train = test = None
     lines = [
         "| name | family | resolution | metrics (mean ± std over seeds 0, 1, 2) | smallest "
         "digit class | training (1 CPU thread) | file |",
@@ -239,9 +244,9 @@ def main() -> None:
         if entry["dataset"] == "mnist":
             shares = class_shares(model)
             if train is None:
-                train = mnist_training_images(args.data_dir)
+                train, test = mnist_training_images(args.data_dir), mnist_test_subset(args.data_dir)
             nearest_picture(name, model, train)
-            latent[name] = latent_mmd(model, args.data_dir)
+            latent[name] = latent_mmd(model, test)
         records[name] = shares
         lines.append(row(name, entry, shares))
         recipes.append(recipe(name, entry))

@@ -156,10 +156,6 @@ class Manifest:
         """The entry's file (relative to the manifest) or URL."""
         return self.entry(name).location
 
-    def add(self, name: str, entry: ModelEntry) -> None:
-        check_name(name)
-        self.models[name] = entry
-
     def save_entry(self, name: str, entry: ModelEntry) -> None:
         """Put ``entry`` under ``name`` in the file as it is now and write it, the other entries
         as another process may just have written them: read again, change one entry and write
