@@ -1,6 +1,5 @@
 """Every shipped config builds, and trains a few generator steps on real data."""
 
-import json
 import shlex
 from pathlib import Path
 
@@ -9,6 +8,7 @@ from helpers import quiet_trainer
 from layouts import build_celeba_official, build_cifar10
 
 from lightning_wgen.cli import build_from_config
+from lightning_wgen.zoo import Manifest
 
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"
 # configs/zoo: the published models' recipes; configs/logger: overlays for any run;
@@ -79,12 +79,13 @@ def zoo_recipes() -> list[tuple[str, list[str]]]:
     """The training command of every published MNIST model (checkpoints/manifest.json) as its
     first config and the rest of its arguments, less the data folder; then the recipes of the
     families still to be published (configs/zoo/gan_mnist.yaml, began_mnist.yaml)."""
-    manifest = json.loads((CONFIGS.parent / "checkpoints" / "manifest.json").read_text())
+    manifest = Manifest.read()
     recipes = []
-    for name, entry in sorted(manifest["models"].items()):
-        if entry["dataset"] != "mnist":
+    for name in sorted(manifest.names()):
+        entry = manifest.entry(name)
+        if entry.dataset != "mnist":
             continue
-        command = entry["training"]["command"].split(" (")[0]  # a remark on resuming follows
+        command = entry.training["command"].split(" (")[0]  # a remark on resuming follows
         args = shlex.split(command)[2:]  # after "wgen fit"
         where = args.index("--data.init_args.data_dir")
         recipes.append((name, args[:where] + args[where + 2 :]))
