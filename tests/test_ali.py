@@ -1,5 +1,5 @@
 """ALI / BiGAN: the losses on hand logits, the paper's defaults, a weights-only round trip, and a
-short real-MNIST run whose encoder inverts the generator."""
+short real-MNIST run, and the published model's encoder inverting its generator."""
 
 import math
 
@@ -22,6 +22,7 @@ from lightning_wgen.nets import (
     MLPGenerator,
     PairDiscriminator,
 )
+from lightning_wgen.zoo import load_pretrained
 
 
 def test_the_discriminator_and_generator_losses_on_hand_logits():
@@ -67,7 +68,7 @@ def test_paper_defaults_and_a_weights_only_round_trip_with_the_encoder(tmp_path)
     torch.testing.assert_close(restored.reconstruct(x), model.reconstruct(x))
 
 
-def test_a_short_mnist_run_lowers_fid_and_reconstruction_and_its_codes_beat_random(mnist, tmp_path):
+def test_a_short_mnist_run_lowers_fid_and_reconstruction(mnist, tmp_path):
     torch.manual_seed(0)
 
     model = ALI(
@@ -83,23 +84,38 @@ def test_a_short_mnist_run_lowers_fid_and_reconstruction_and_its_codes_beat_rand
     )
     before, after, history = short_mnist_run(model, mnist, tmp_path, ["ali/"])
     first, last = first_and_last(history["ali/reconstruction"])
-    test = torch.cat(list(mnist.reference_images(500, seed=1)))
-    model.eval()
-    with torch.no_grad():
-        encoded = (model.reconstruct(test) - test).pow(2).flatten(1).sum(1).mean().item()
-        codes = torch.randn(500, 32, generator=torch.Generator().manual_seed(0))
-        random = (model.generator(codes) - test).pow(2).flatten(1).sum(1).mean().item()
-        # each digit rebuilt from another digit's code: what a code says of its own image
-        shuffled = (model.reconstruct(test.roll(1, 0)) - test).pow(2).flatten(1).sum(1).mean()
-    print(
-        f"FID {before:.1f} -> {after:.1f}, reconstruction {first:.1f} -> {last:.1f}, test "
-        f"digits through the encoder {encoded:.1f}, random codes {random:.1f}, another digit's "
-        f"code {shuffled.item():.1f}"
-    )
-    # measured (two threads, as the suite runs): FID 103.6 -> 18.6, reconstruction 641 -> 364;
-    # test digits 407, random codes 414, another digit's code 425. One thread: 321, 440, 340. At
-    # 600 steps the encoder did not beat random codes yet: the inversion is young and thin here.
+    print(f"FID {before:.1f} -> {after:.1f}, reconstruction {first:.1f} -> {last:.1f}")
+    # measured: FID 103.6 -> 18.5 (CI), 16.9 (one thread); reconstruction 641 -> 359, 350.
+    # At 1,500 steps the encoder's inversion is too young to test: test digits through it
+    # rebuilt with a squared error of 321-508 across machines and thread counts, random codes
+    # 403-440. The published model's encoder is tested below.
     assert after < 0.5 * before
     assert last < first
-    assert encoded < random
-    assert encoded < shuffled.item()
+
+
+def reconstruction_errors(model, test: torch.Tensor) -> dict[str, float]:
+    """Mean squared error per image of ``test`` rebuilt from its own code, from random codes
+    and from another test digit's code."""
+
+    def error(images):
+        return (images - test).pow(2).flatten(1).sum(1).mean().item()
+
+    seed = torch.Generator().manual_seed(0)
+    codes = torch.randn(len(test), model.generator.latent_dim, generator=seed)
+    with torch.no_grad():
+        return {
+            "own code": error(model.reconstruct(test)),
+            "random code": error(model.generator(codes)),
+            "another digit's code": error(model.reconstruct(test.roll(1, 0))),
+        }
+
+
+def test_the_published_encoder_maps_test_digits_to_codes_that_beat_random_ones(mnist):
+    """Issue 30: ALI's encoder maps test digits to codes that reconstruct better than random
+    codes do, on ``ali-mnist`` (20,000 steps, ``docs/zoo.md``)."""
+    model = load_pretrained("ali-mnist").eval()
+    errors = reconstruction_errors(model, torch.cat(list(mnist.reference_images(500, seed=1))))
+    print(errors)
+    # measured: own code 298.4, random codes 370.2, another digit's code 370.0
+    assert errors["own code"] < 0.9 * errors["random code"]
+    assert errors["own code"] < 0.9 * errors["another digit's code"]
