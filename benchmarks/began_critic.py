@@ -2,7 +2,7 @@
 
     python benchmarks/began_critic.py --data_dir ../shared/data [--steps 1000] [--threads 1]
 
-The critic of ``configs/zoo/began_mnist.yaml`` (read from the configs: ``ConvEncoder`` widths
+The critic of ``configs/zoo/began_mnist.yaml`` (built from the configs: ``ConvEncoder`` widths
 16-128 to h = 64, ``ConvDecoder`` widths 128-32, linear output) trained alone on real digits with
 BEGAN's loss L(x) = |x - D(x)| (``began_autoencoder_loss``), Adam lr 1e-4, betas (0.9, 0.999),
 batch 64: what the critic sees while k_t is 0 (the first thousands of steps of a BEGAN run).
@@ -18,32 +18,33 @@ import time
 from pathlib import Path
 
 import torch
-import yaml
 
+from lightning_wgen.cli import build_from_config
 from lightning_wgen.data import MNISTDataModule
 from lightning_wgen.losses import began_autoencoder_loss
-from lightning_wgen.nets import AutoencoderCritic, ConvDecoder, ConvEncoder
+from lightning_wgen.nets import AutoencoderCritic
 
 OUT = Path(__file__).parent / "results" / "began_critic.json"
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"
 
 
-def critic(batch_norm: bool) -> AutoencoderCritic:
-    """The BEGAN critic of ``configs/began/mnist.yaml`` with the zoo overlay's widths, with or
-    without batch norm."""
-    parts = {}
-    for config in ("began/mnist.yaml", "zoo/began_mnist.yaml"):
-        critic_args = yaml.safe_load((CONFIGS / config).read_text())["model"]["init_args"]
-        for part in ("encoder", "decoder"):
-            parts.setdefault(part, {}).update(critic_args["critic"]["init_args"][part]["init_args"])
-    for args in parts.values():
-        args["batch_norm"] = batch_norm
-    return AutoencoderCritic(ConvEncoder(**parts["encoder"]), ConvDecoder(**parts["decoder"]))
+def critic(batch_norm: bool, data_dir: str) -> AutoencoderCritic:
+    """The BEGAN critic of ``configs/began/mnist.yaml`` with the zoo overlay, built as ``wgen
+    fit`` builds it (seed 0 of the config), with or without batch norm."""
+    flag = str(batch_norm).lower()
+    model, _ = build_from_config(
+        CONFIGS / "began" / "mnist.yaml",
+        "--config",
+        str(CONFIGS / "zoo" / "began_mnist.yaml"),
+        f"--model.init_args.critic.init_args.encoder.init_args.batch_norm={flag}",
+        f"--model.init_args.critic.init_args.decoder.init_args.batch_norm={flag}",
+        f"--data.init_args.data_dir={data_dir}",
+    )
+    return model.critic
 
 
 def train(batch_norm: bool, data: MNISTDataModule, steps: int) -> list[dict]:
-    torch.manual_seed(0)
-    net = critic(batch_norm)
+    net = critic(batch_norm, str(data.data_dir))
     optimizer = torch.optim.Adam(net.parameters(), lr=1e-4, betas=(0.9, 0.999))
     rows, step, start = [], 0, time.perf_counter()
     while step < steps:
