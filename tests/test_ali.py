@@ -14,7 +14,11 @@ from helpers import (
 )
 
 from lightning_wgen import ALI
-from lightning_wgen.losses import ali_discriminator_loss, ali_generator_loss
+from lightning_wgen.losses import (
+    ali_discriminator_loss,
+    ali_generator_loss,
+    reconstruction_cost,
+)
 from lightning_wgen.nets import (
     ConvEncoder,
     DCGANGenerator,
@@ -94,11 +98,11 @@ def test_a_short_mnist_run_lowers_fid_and_reconstruction(mnist, tmp_path):
 
 
 def reconstruction_errors(model, test: torch.Tensor) -> dict[str, float]:
-    """Mean squared error per image of ``test`` rebuilt from its own code, from random codes
-    and from another test digit's code."""
+    """``reconstruction_cost`` (squared error per image) of ``test`` rebuilt from its own code,
+    from random codes and from another test digit's code."""
 
     def error(images):
-        return (images - test).pow(2).flatten(1).sum(1).mean().item()
+        return reconstruction_cost(images, test).item()
 
     seed = torch.Generator().manual_seed(0)
     codes = torch.randn(len(test), model.generator.latent_dim, generator=seed)
