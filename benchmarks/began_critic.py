@@ -28,11 +28,11 @@ OUT = Path(__file__).parent / "results" / "began_critic.json"
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"
 
 
-def critic(batch_norm: bool, data_dir: str) -> AutoencoderCritic:
+def critic_and_data(batch_norm: bool, data_dir: str) -> tuple[AutoencoderCritic, MNISTDataModule]:
     """The BEGAN critic of ``configs/began/mnist.yaml`` with the zoo overlay, built as ``wgen
-    fit`` builds it (seed 0 of the config), with or without batch norm."""
+    fit`` builds it (seed 0 of the config), with or without batch norm, and the run's data."""
     flag = str(batch_norm).lower()
-    model, _ = build_from_config(
+    model, data = build_from_config(
         CONFIGS / "began" / "mnist.yaml",
         "--config",
         str(CONFIGS / "zoo" / "began_mnist.yaml"),
@@ -40,11 +40,12 @@ def critic(batch_norm: bool, data_dir: str) -> AutoencoderCritic:
         f"--model.init_args.critic.init_args.decoder.init_args.batch_norm={flag}",
         f"--data.init_args.data_dir={data_dir}",
     )
-    return model.critic
+    data.setup("fit")
+    return model.critic, data
 
 
-def train(batch_norm: bool, data: MNISTDataModule, steps: int) -> list[dict]:
-    net = critic(batch_norm, str(data.data_dir))
+def train(batch_norm: bool, data_dir: str, steps: int) -> list[dict]:
+    net, data = critic_and_data(batch_norm, data_dir)
     optimizer = torch.optim.Adam(net.parameters(), lr=1e-4, betas=(0.9, 0.999))
     rows, step, start = [], 0, time.perf_counter()
     while step < steps:
@@ -71,9 +72,9 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    data = MNISTDataModule(data_dir=args.data_dir, download=False, num_workers=0, in_memory=True)
-    data.setup("fit")
-    rows = [row for batch_norm in (False, True) for row in train(batch_norm, data, args.steps)]
+    rows = [
+        row for batch_norm in (False, True) for row in train(batch_norm, args.data_dir, args.steps)
+    ]
     OUT.write_text(json.dumps(rows, indent=1) + "\n")
 
 
