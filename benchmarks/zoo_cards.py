@@ -88,15 +88,16 @@ def nearest_picture(name: str, model, train: torch.Tensor, n: int = 12) -> None:
 
 
 @torch.no_grad()
-def latent_mmd(model, test: list[torch.Tensor]) -> float | None:
-    """For an autoencoder: the IMQ MMD between the deterministic codes of the ``test`` batches
-    and as many prior samples (seed 0), as the autoencoder benchmark measures it
-    (:func:`~lightning_wgen.metrics.evaluate_autoencoder`); else None."""
+def latent_mmd(model, test: list[torch.Tensor]) -> tuple[float, float] | None:
+    """For an autoencoder: the IMQ MMD to the prior (seed 0) of one code ``z ~ Q(Z|x)`` per
+    ``test`` image (the aggregate posterior), and of the deterministic codes, as the autoencoder
+    benchmark measures them (:func:`~lightning_wgen.metrics.evaluate_autoencoder`); else None."""
     from lightning_wgen.metrics import evaluate_autoencoder
 
     if not (hasattr(model, "encode") and hasattr(model, "decode")):  # ALI has no decode
         return None
-    return evaluate_autoencoder(model, test, mmd_codes=2000, seed=0)["latent_mmd"]
+    result = evaluate_autoencoder(model, test, mmd_codes=2000, seed=0)
+    return result["posterior_mmd"], result["latent_mmd"]
 
 
 def mnist_test_subset(data_dir: str) -> list[torch.Tensor]:
@@ -147,11 +148,11 @@ def inception_rows(manifest: Manifest) -> list[str]:
     return lines
 
 
-def family_rows(manifest: Manifest, latent: dict[str, float | None]) -> list[str]:
+def family_rows(manifest: Manifest, latent: dict[str, tuple[float, float] | None]) -> list[str]:
     """One row per family (``configs/<family>/``): its MNIST zoo entry at the zoo's budget for
-    its kind, the entry's FID on the shipped classifier and Inception FID, the latent MMD of
-    its test codes (``latent``, by name, for the autoencoders), and the published
-    row it corresponds to."""
+    its kind, the entry's FID on the shipped classifier and Inception FID, the latent MMDs of
+    its sampled and deterministic test codes (``latent``, by name, for the autoencoders), and
+    the published row it corresponds to."""
     import yaml
     from inception_fid import PUBLISHED
 
@@ -163,8 +164,8 @@ def family_rows(manifest: Manifest, latent: dict[str, float | None]) -> list[str
         entries.setdefault(entry["family"], []).append((name, entry))
     lines = [
         "| family | MNIST zoo entry | budget | FID_mnist (seeds 0-2) | Inception FID | "
-        "latent MMD | published Inception FID |",
-        "|---|---|---|---|---|---|---|",
+        "latent MMD, sampled codes | latent MMD, deterministic codes | published Inception FID |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     folders = (ROOT / "configs").iterdir()  # configs/cpu/ is WGAN-GP's CPU recipe, not a family
     for folder in sorted(p for p in folders if p.name != "cpu" and (p / "mnist.yaml").exists()):
@@ -175,12 +176,13 @@ def family_rows(manifest: Manifest, latent: dict[str, float | None]) -> list[str
         published = NO_MNIST_ROW if family in ("WAEMMD", "WAEGAN") else published
         for name, entry in entries.get(family, [(None, None)]):
             if name is None:
-                lines.append(f"| {family} | not trained yet | - | - | - | - | {published} |")
+                lines.append(f"| {family} | not trained yet | - | - | - | - | - | {published} |")
                 continue
             fid = entry["metrics"]["fid_mnist"]
             block = entry.get("inception") or {}
             inception = f"{block['metrics']['fid']['mean']:.1f}" if block else "-"
-            mmd = "-" if latent.get(name) is None else f"{latent[name]:.3f}"
+            mmds = latent.get(name) or ("-", "-")
+            mmd = " | ".join(m if m == "-" else f"{m:.4f}" for m in mmds)
             lines.append(
                 f"| {family} | `{name}` | {entry['training']['generator_steps']:,} steps | "
                 f"{fid['mean']:.2f} ± {fid['std']:.2f} | {inception} | {mmd} | {published} |"

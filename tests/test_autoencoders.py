@@ -138,6 +138,30 @@ def test_vae_codes_are_reparameterised_samples():
     assert codes.std().item() == pytest.approx(2.0, abs=0.02)
 
 
+def test_posterior_samples_and_their_mmd_by_hand():
+    # a Gaussian encoder's sample is mean + exp(logvar / 2) eps with the given generator's eps;
+    # evaluate_autoencoder draws that noise with seed + 1 and the prior with seed
+    vae = build(VAE)
+    vae.posterior = lambda x: (torch.full((len(x), 8), 2.0), torch.full((len(x), 8), math.log(4.0)))
+    eps = torch.randn(6, 8, generator=torch.Generator().manual_seed(3))
+    sampled = vae.sample_posterior(torch.zeros(6, 1, 28, 28), torch.Generator().manual_seed(3))
+    torch.testing.assert_close(sampled, 2.0 + 2.0 * eps)
+
+    images = [torch.rand(6, 1, 28, 28) * 2 - 1, torch.rand(4, 1, 28, 28) * 2 - 1]
+    result = evaluate_autoencoder(vae, images, seed=5)
+    prior = torch.randn(10, 8, generator=torch.Generator().manual_seed(5)).double()
+    codes = 2.0 + 2.0 * torch.randn(10, 8, generator=torch.Generator().manual_seed(6))
+    assert result["posterior_mmd"] == pytest.approx(mmd_unbiased(codes.double(), prior).item())
+    centres = torch.full((10, 8), 2.0).double()
+    assert result["latent_mmd"] == pytest.approx(mmd_unbiased(centres, prior).item())
+
+    # a deterministic encoder's posterior is its code: the two MMDs are one number
+    wae = build(WAEMMD)
+    torch.testing.assert_close(wae.sample_posterior(images[0]), wae.encode(images[0]))
+    result = evaluate_autoencoder(wae, images)
+    assert result["posterior_mmd"] == result["latent_mmd"]
+
+
 # -- networks and settings ------------------------------------------------------------------------
 
 

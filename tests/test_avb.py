@@ -125,6 +125,17 @@ def test_adaptive_contrasts_kl_gradient_is_the_closed_form_kls_for_a_gaussian_po
     assert encoder.b.grad.item() == pytest.approx(2.0 - 1 / 2.0, abs=0.05)
 
 
+def test_avb_posterior_samples_feed_the_encoder_noise_from_the_generator():
+    decoder = nn.Linear(1, 1)
+    decoder.latent_dim = 1
+    model = AVB(GaussianPosterior(), decoder, PairDiscriminator(Features(), latent_dim=1))
+    x = torch.randn(5, 1)
+    eps = torch.randn(5, 1, generator=torch.Generator().manual_seed(2))
+    sampled = model.sample_posterior(x, torch.Generator().manual_seed(2))
+    torch.testing.assert_close(sampled, A * x + S * eps)
+    torch.testing.assert_close(model.encode(x), A * x)  # the deterministic code: eps = 0
+
+
 def test_avb_refuses_an_encoder_without_noise_in_one_line():
     encoder, decoder = ConvEncoder(8, widths=(8,)), ConvDecoder(8, widths=(8,))
     adversary = PairDiscriminator(ConvEncoder(16, widths=(8,)), latent_dim=8)

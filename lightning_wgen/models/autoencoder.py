@@ -150,6 +150,17 @@ class AutoencoderModule(GenerativeModule):
         """Deterministic codes ``(B, d)``: the encoder's output, or its posterior mean."""
         return self.posterior(x)[0]
 
+    def sample_posterior(self, x: Tensor, generator: torch.Generator | None = None) -> Tensor:
+        """One code ``z ~ Q(Z|x)`` per image ``(B, d)`` with noise from ``generator`` (not the
+        training stream): ``mean + exp(logvar / 2) * eps`` for a Gaussian encoder, the code
+        itself for a deterministic one. Over a data set these are samples of the aggregate
+        posterior ``Q_Z`` (Tolstikhin et al. 2018, Sec. 2), the measure the prior should match."""
+        mean, logvar = self.posterior(x)
+        if logvar is None:
+            return mean
+        eps = torch.randn(mean.shape, generator=generator).to(mean)
+        return mean + eps * (0.5 * logvar).exp()
+
     def decode(self, z: Tensor) -> Tensor:
         return self.decoder(z)
 

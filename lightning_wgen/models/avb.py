@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import torch
 from torch import Tensor, nn
 
 from lightning_wgen.errors import ConfigError
@@ -60,6 +61,11 @@ class AVB(LatentAdversarialModule):
     def posterior(self, x: Tensor) -> tuple[Tensor, Tensor | None]:
         """The deterministic code ``f(x, 0)`` (the noise at its mean): reconstructions, encode."""
         return self.encoder(x), None
+
+    def sample_posterior(self, x: Tensor, generator: torch.Generator | None = None) -> Tensor:
+        """One code ``z = f(x, eps) ~ q(z | x)`` per image, ``eps ~ N(0, I)`` from ``generator``."""
+        eps = torch.randn(len(x), self.encoder.noise_dim, generator=generator).to(x)
+        return self.encoder(x, eps)
 
     def sample_codes(self, x: Tensor, copies: int = 1) -> Tensor:
         """``copies`` codes ``z ~ q(z | x)`` per image, ``(copies, B, d)``, with the noise of the
