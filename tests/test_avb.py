@@ -162,4 +162,6 @@ def test_avb_learns_to_reconstruct_mnist_and_pulls_its_codes_to_the_prior(mnist,
     # encoder learned to ignore its noise and the MMD only fell to 1.26
     assert after["reconstruction"] < 0.3 * before["reconstruction"]
     assert after["latent_mmd"] < 0.3 * before["latent_mmd"]
+    # and of the sampled codes, z ~ q(z|x): 1.85 -> 0.37 (measured)
+    assert after["posterior_mmd"] < 0.3 * before["posterior_mmd"]
     assert model.sample(4, seed=0).shape == (4, 1, 28, 28)
