@@ -158,8 +158,9 @@ class AutoencoderModule(GenerativeModule):
         mean, logvar = self.posterior(x)
         if logvar is None:
             return mean
-        eps = torch.randn(mean.shape, generator=generator).to(mean)
-        return mean + eps * (0.5 * logvar).exp()
+        return self.reparameterised(
+            mean, logvar, torch.randn(mean.shape, generator=generator).to(mean)
+        )
 
     def decode(self, z: Tensor) -> Tensor:
         return self.decoder(z)

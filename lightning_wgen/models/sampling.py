@@ -64,10 +64,12 @@ class Sampling:
 
         return self.shard_rows(x.shape[0], draw)
 
-    def reparameterised(self, mean: Tensor, logvar: Tensor) -> Tensor:
-        """``mean + exp(logvar / 2) * eps``, ``eps`` training noise: a sample of a diagonal
-        Gaussian encoder (Kingma & Welling 2014, Sec. 2.4; the VAE's and ALI's)."""
-        return mean + self.training_randn_like(mean) * (0.5 * logvar).exp()
+    def reparameterised(self, mean: Tensor, logvar: Tensor, eps: Tensor | None = None) -> Tensor:
+        """``mean + exp(logvar / 2) * eps``, ``eps`` standard normal (training noise when not
+        given): a sample of a diagonal Gaussian encoder (Kingma & Welling 2014, Sec. 2.4; the
+        VAE's and ALI's)."""
+        eps = self.training_randn_like(mean) if eps is None else eps
+        return mean + eps * (0.5 * logvar).exp()
 
     @torch.no_grad()
     def sample(
