@@ -21,16 +21,12 @@ class AVB(LatentAdversarialModule):
     1) from ``(x, z ~ p(z))`` (label 0) with the logistic loss, whose optimum is ``T* = log q(z |
     x) - log p(z)`` (Proposition 1); then encoder and decoder on ``reconstruction_weight * ||x -
     G(z)||^2 + adversarial_weight * E T(x, z)``, the negative ELBO with ``E T`` for the KL (the
-    comparison document's Eq. 6, ``D_AVB = inf_Q E_Px [D_f,GAN(Q(Z|X), P_Z) - E_Q log
-    p_G(X|Z)]``). ``adaptive_contrast`` compares ``q`` with ``r(z | x) = N(mu(x), sigma(x)^2)``,
-    the Gaussian with ``q``'s moments from ``contrast_samples`` other codes per image, held
-    constant as in the authors' code, instead of with the prior (Sec. 3.3): ``T`` sees the
-    normalised codes, the KL is :func:`~lightning_wgen.losses.avb_kl_estimate`. On by default:
-    without it the encoder learned to ignore its noise on MNIST (tests/test_avb.py).
-
-    The decoder is Gaussian with fixed variance as the VAE's (the paper's MNIST decoder is
-    Bernoulli); the optimizers are the shared autoencoder setting (one budget for the families).
-    """
+    comparison document's Eq. 6). ``adaptive_contrast`` (Sec. 3.3, on by default: without it the
+    encoder learned to ignore its noise on MNIST) compares ``q`` with ``r(z | x) = N(mu(x),
+    sigma(x)^2)`` of ``q``'s moments from ``contrast_samples`` other codes per image, held
+    constant as in the authors' code: ``T`` sees the normalised codes, the KL is
+    :func:`~lightning_wgen.losses.avb_kl_estimate`. The decoder is Gaussian with fixed variance as
+    the VAE's (the paper's MNIST decoder is Bernoulli)."""
 
     gaussian_encoder = False
     paper_reconstruction_weight = 1.0
@@ -68,14 +64,12 @@ class AVB(LatentAdversarialModule):
         return self.encoder(x, eps)
 
     def sample_codes(self, x: Tensor, copies: int = 1) -> Tensor:
-        """``copies`` codes ``z ~ q(z | x)`` per image, ``(copies, B, d)``, with the noise of the
-        training stream (drawn by image, so sharded alike under DDP)."""
+        """``copies`` codes ``z ~ q(z | x)`` per image, ``(copies, B, d)``, training noise."""
         noise = self.training_randn_like(x.new_empty(len(x), copies * self.encoder.noise_dim))
         return self.encoder(x, noise.view(len(x), copies, -1).transpose(0, 1))
 
     def adversary_pairs(self, x: Tensor) -> tuple[Tensor, Tensor, Tensor | None]:
-        """A code ``z ~ q(z | x)`` per image, what ``T`` sees of it (``z``, or ``(z - mu) /
-        sigma`` with ``q``'s moments from ``contrast_samples`` other codes), and ``sigma``."""
+        """``z ~ q(z | x)`` per image, what ``T`` sees of it (``(z - mu) / sigma``), sigma."""
         if not self.adaptive_contrast:
             z = self.sample_codes(x)[0]
             return z, z, None
