@@ -493,14 +493,35 @@ def contractive_penalty(x: Tensor, codes: Tensor) -> Tensor:
     return total / codes.shape[0]
 
 
-def avb_kl_estimate(t: Tensor, normalised: Tensor, z: Tensor, std: Tensor) -> Tensor:
+def contrast_normalise(z: Tensor, others: Tensor, full: bool = False) -> tuple[Tensor, Tensor]:
+    """Adaptive contrast's ``z~ = L^-1 (z - mu)`` and ``log det L`` per image, where ``r(z | x) =
+    N(mu, L L^T)`` has the moments of ``others`` (``(n, B, d)``, ``n`` other codes per image):
+    the per-coordinate ``L = diag(sigma)`` of Mescheder et al. 2017 ("Adversarial Variational
+    Bayes", Sec. 3.3), or with ``full`` the Cholesky factor of the full covariance (unbiased,
+    plus ``1e-8 I``), which also whitens posteriors whose spread lies along a few directions
+    (beyond the paper: docs/autoencoders.md)."""
+    mean = others.mean(0)
+    if not full:
+        std = others.std(0).clamp_min(1e-4)
+        return (z - mean) / std, std.log().sum(-1)
+    centred = others - mean
+    covariance = torch.einsum("nbi,nbj->bij", centred, centred) / (len(others) - 1)
+    eye = torch.eye(z.shape[-1], dtype=z.dtype, device=z.device)
+    # _ex: a failed factor (non-finite codes) leaves non-finite values for the loss's own check
+    factor = torch.linalg.cholesky_ex(covariance + 1e-8 * eye).L
+    normalised = torch.linalg.solve_triangular(factor, (z - mean).unsqueeze(-1), upper=False)
+    return normalised.squeeze(-1), factor.diagonal(dim1=-2, dim2=-1).log().sum(-1)
+
+
+def avb_kl_estimate(t: Tensor, normalised: Tensor, z: Tensor, log_det: Tensor) -> Tensor:
     """``KL(q(z | x) || p(z))`` per image, averaged over the batch, with adaptive contrast
     (Mescheder et al. 2017, "Adversarial Variational Bayes", Sec. 3.3): with ``r(z | x) = N(mu,
-    sigma^2)`` of ``q``'s moments and ``z~ = (z - mu) / sigma``, ``log q(z | x) - log p(z) =
-    T*(x, z~) + log r(z | x) - log p(z)``, where the adversary ``t = T(x, z~)`` estimates ``log
-    q~(z~ | x) - log N(z~; 0, I)`` and ``log r - log p = -||z~||^2 / 2 - sum log sigma +
-    ||z||^2 / 2`` (the ``2 pi`` terms cancel)."""
-    gaussian = 0.5 * z.pow(2).sum(1) - 0.5 * normalised.pow(2).sum(1) - std.log().sum(1)
+    L L^T)`` of ``q``'s moments and ``z~ = L^-1 (z - mu)`` (:func:`contrast_normalise`; the
+    paper's ``L = diag(sigma)``), ``log q(z | x) - log p(z) = T*(x, z~) + log r(z | x) - log
+    p(z)``, where the adversary ``t = T(x, z~)`` estimates ``log q~(z~ | x) - log N(z~; 0, I)``
+    and ``log r - log p = -||z~||^2 / 2 - log det L + ||z||^2 / 2`` (the ``2 pi`` terms cancel;
+    ``log det L = sum log sigma`` for the paper's)."""
+    gaussian = 0.5 * z.pow(2).sum(1) - 0.5 * normalised.pow(2).sum(1) - log_det
     return (t + gaussian).mean()
 
 

@@ -12,7 +12,7 @@ from torch.utils.data import DataLoader, TensorDataset
 
 from lightning_wgen import AVB
 from lightning_wgen.errors import ConfigError
-from lightning_wgen.losses import avb_kl_estimate
+from lightning_wgen.losses import avb_kl_estimate, contrast_normalise
 from lightning_wgen.metrics import evaluate_autoencoder
 from lightning_wgen.nets import ConvDecoder, ConvEncoder, ImplicitEncoder, PairDiscriminator
 
@@ -69,8 +69,8 @@ def test_the_adversary_learns_the_log_density_ratio_of_a_gaussian_posterior(
             error = (adversary(x, z) - true_log_ratio(x, z).squeeze(1)).abs().mean()
             kl = adversary(x, z).mean()
         else:  # T sees the codes normalised by moments of a few codes per image, as in training
-            z, normalised, std = model.adversary_pairs(x)
-            kl = avb_kl_estimate(adversary(x, normalised), normalised, z, std)
+            z, normalised, log_det = model.adversary_pairs(x)
+            kl = avb_kl_estimate(adversary(x, normalised), normalised, z, log_det)
             # T sees q's codes normalised by their own moments, nearly N(0, I): T* is near 0
             error = adversary(x, normalised).abs().mean()
     print(f"adaptive contrast {adaptive_contrast}: mean |T - T*| {error:.3f}, KL {kl:.3f}")
@@ -90,8 +90,22 @@ def test_adaptive_contrasts_kl_estimate_by_hand():
     # per row: t + |z|^2 / 2 - |z~|^2 / 2 - sum log std
     first = 0.3 + 5.0 / 2 - 1.25 / 2 - math.log(0.5 * 2.0)
     second = -0.1 + 1.0 / 2 - 4.25 / 2 - math.log(1.0 * 0.5)
-    estimate = avb_kl_estimate(t, normalised, z, std)
+    estimate = avb_kl_estimate(t, normalised, z, std.log().sum(1))
     assert estimate.item() == pytest.approx((first + second) / 2)
+
+
+def test_full_covariance_contrast_whitens_correlated_codes_by_hand():
+    # four codes of one image: mean 0, covariance sum p p^T / 3 = [[5/6, 1/2], [1/2, 5/6]],
+    # det 4/9, so log det L = log(2/3), and z = (1, 0) has |z~|^2 = z^T S^-1 z = 15/8
+    others = torch.tensor([[1.0, 1.0], [-1.0, -1.0], [0.5, -0.5], [-0.5, 0.5]]).unsqueeze(1)
+    z = torch.tensor([[1.0, 0.0]])
+    normalised, log_det = contrast_normalise(z, others, full=True)
+    assert normalised.pow(2).sum().item() == pytest.approx(15 / 8, rel=1e-5)
+    assert log_det.item() == pytest.approx(math.log(2 / 3), rel=1e-5)
+    # per coordinate: std sqrt(5/6) each, |z~|^2 = 6/5, sum log sigma = log(5/6)
+    normalised, log_det = contrast_normalise(z, others)
+    assert normalised.pow(2).sum().item() == pytest.approx(6 / 5, rel=1e-5)
+    assert log_det.item() == pytest.approx(math.log(5 / 6), rel=1e-5)
 
 
 class LearnableGaussian(nn.Module):
@@ -118,11 +132,49 @@ def test_adaptive_contrasts_kl_gradient_is_the_closed_form_kls_for_a_gaussian_po
     adversary = PairDiscriminator(Features(), latent_dim=1)
     model = AVB(encoder, decoder, adversary, contrast_samples=64)
     x = torch.zeros(20_000, 1)
-    z, normalised, std = model.adversary_pairs(x)
-    assert z.requires_grad and not std.requires_grad
-    avb_kl_estimate(torch.zeros(len(x)), normalised, z, std).backward()
+    z, normalised, log_det = model.adversary_pairs(x)
+    assert z.requires_grad and not log_det.requires_grad
+    avb_kl_estimate(torch.zeros(len(x)), normalised, z, log_det).backward()
     assert encoder.a.grad.item() == pytest.approx(0.5, abs=0.02)
     assert encoder.b.grad.item() == pytest.approx(2.0 - 1 / 2.0, abs=0.05)
+
+
+class CorrelatedGaussian(nn.Module):
+    """z = a + B eps in two dimensions: q(z | x) = N(a, B B^T) for every x."""
+
+    implicit, latent_dim, noise_dim = True, 2, 2
+
+    def __init__(self, a, b):
+        super().__init__()
+        self.a, self.b = nn.Parameter(torch.tensor(a)), nn.Parameter(torch.tensor(b))
+
+    def forward(self, x, eps=None):
+        eps = torch.zeros(len(x), 2) if eps is None else eps
+        return self.a + eps @ self.b.T
+
+
+@pytest.mark.parametrize("full", [True, False])
+def test_full_covariance_contrast_gives_the_closed_form_kls_gradient_for_correlated_codes(full):
+    # KL(N(a, B B^T) || N(0, I)) = (tr(B B^T) + |a|^2 - 2 - log det B B^T) / 2, gradient (a,
+    # B - B^-T). Whitened by the full covariance, q's codes are N(0, I), so T* = 0 and the
+    # estimate's gradient must be that. Per coordinate they are not (T* != 0), and without T the
+    # gradient is B - diag(B B^T)^-1 B: what the encoder gets wherever T falls short.
+    torch.manual_seed(0)
+    b = [[2.0, 0.0], [1.5, 1.0]]
+    encoder, decoder = CorrelatedGaussian([0.5, -1.0], b), nn.Linear(2, 1)
+    decoder.latent_dim = 2
+    adversary = PairDiscriminator(Features(), latent_dim=2)
+    model = AVB(encoder, decoder, adversary, contrast_samples=64, contrast_full_covariance=full)
+    x = torch.zeros(20_000, 1)
+    z, normalised, log_det = model.adversary_pairs(x)
+    avb_kl_estimate(torch.zeros(len(x)), normalised, z, log_det).backward()
+    b = torch.tensor(b)
+    closed_form = b - torch.linalg.inv(b).T  # [[1.5, 0.75], [1.5, 0]]
+    per_coordinate = b - b / (b @ b.T).diagonal().unsqueeze(1)  # [[1.5, 0], [1.04, 0.69]]
+    torch.testing.assert_close(encoder.a.grad, torch.tensor([0.5, -1.0]), atol=0.03, rtol=0)
+    expected = closed_form if full else per_coordinate
+    # 5 % above: E S^-1 of 64 codes is (63 / 60) of the true inverse covariance in 2-D
+    torch.testing.assert_close(encoder.b.grad, expected, atol=0.08, rtol=0)
 
 
 def test_avb_posterior_samples_feed_the_encoder_noise_from_the_generator():

@@ -8,8 +8,8 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from lightning_wgen import losses
 from lightning_wgen.errors import ConfigError
-from lightning_wgen.losses import avb_kl_estimate, nonsaturating_critic_loss, reconstruction_cost
 from lightning_wgen.models.latent_adversarial import LatentAdversarialModule
 
 
@@ -17,16 +17,15 @@ class AVB(LatentAdversarialModule):
     """A VAE whose encoder is any sampler ``z = f(x, eps)`` (an ``ImplicitEncoder``), with the
     KL term read off an adversary ``T(x, z)`` (a ``PairDiscriminator``).
 
-    Each step (the paper's Algorithm 1) first updates ``T`` to tell ``(x, z ~ q(z | x))`` (label
-    1) from ``(x, z ~ p(z))`` (label 0) with the logistic loss, whose optimum is ``T* = log q(z |
-    x) - log p(z)`` (Proposition 1); then encoder and decoder on ``reconstruction_weight * ||x -
-    G(z)||^2 + adversarial_weight * E T(x, z)``, the negative ELBO with ``E T`` for the KL (the
-    comparison document's Eq. 6). ``adaptive_contrast`` (Sec. 3.3, on by default: without it the
-    encoder learned to ignore its noise on MNIST) compares ``q`` with ``r(z | x) = N(mu(x),
-    sigma(x)^2)`` of ``q``'s moments from ``contrast_samples`` other codes per image, held
-    constant as in the authors' code: ``T`` sees the normalised codes, the KL is
-    :func:`~lightning_wgen.losses.avb_kl_estimate`. The decoder is Gaussian with fixed variance as
-    the VAE's (the paper's MNIST decoder is Bernoulli)."""
+    Each step (Algorithm 1) updates ``T`` to tell ``(x, z ~ q(z | x))`` (label 1) from ``(x, z ~
+    p(z))`` (label 0) with the logistic loss, whose optimum is ``log q(z | x) - log p(z)``
+    (Proposition 1); then encoder and decoder on ``reconstruction_weight * ||x - G(z)||^2 +
+    adversarial_weight * E T(x, z)``, the negative ELBO (the comparison document's Eq. 6). With
+    ``adaptive_contrast`` (Sec. 3.3; on, as without it the encoder ignored its noise on MNIST)
+    ``T`` sees the codes normalised by ``r(z | x)``, the Gaussian with the moments of
+    ``contrast_samples`` other codes, held constant as in the authors' code: per coordinate (the
+    paper) or, with ``contrast_full_covariance`` (beyond it), the full covariance. The KL is then
+    :func:`~lightning_wgen.losses.avb_kl_estimate`."""
 
     gaussian_encoder = False
     paper_reconstruction_weight = 1.0
@@ -40,6 +39,7 @@ class AVB(LatentAdversarialModule):
         adversarial_weight: float = 1.0,
         adaptive_contrast: bool = True,
         contrast_samples: int = 64,
+        contrast_full_covariance: bool = False,
         **kwargs: Any,
     ) -> None:
         if not getattr(encoder, "implicit", False):
@@ -51,7 +51,7 @@ class AVB(LatentAdversarialModule):
             raise ConfigError(f"contrast_samples must be >= 2, got {contrast_samples}.")
         kwargs["adversarial_weight"] = adversarial_weight
         super().__init__(encoder, decoder, discriminator, **kwargs)
-        self.adaptive_contrast = adaptive_contrast
+        self.adaptive_contrast, self.full_contrast = adaptive_contrast, contrast_full_covariance
         self.contrast_samples = contrast_samples
 
     def posterior(self, x: Tensor) -> tuple[Tensor, Tensor | None]:
@@ -69,28 +69,27 @@ class AVB(LatentAdversarialModule):
         return self.encoder(x, noise.view(len(x), copies, -1).transpose(0, 1))
 
     def adversary_pairs(self, x: Tensor) -> tuple[Tensor, Tensor, Tensor | None]:
-        """``z ~ q(z | x)`` per image, what ``T`` sees of it (``(z - mu) / sigma``), sigma."""
+        """``z ~ q(z | x)`` per image, what ``T`` sees of it (``L^-1 (z - mu)``), ``log det L``."""
         if not self.adaptive_contrast:
             z = self.sample_codes(x)[0]
             return z, z, None
         codes = self.sample_codes(x, 1 + self.contrast_samples)
         z, others = codes[0], codes[1:].detach()  # r's moments: constants in the gradient
-        mean, std = others.mean(0), others.std(0).clamp_min(1e-4)
-        return z, (z - mean) / std, std
+        return z, *losses.contrast_normalise(z, others, self.full_contrast)
 
     def autoencoder_update(self, x: Tensor) -> tuple[Tensor, dict[str, Tensor]]:
         seen = self.regularisers.encoder_input(self, x)
-        z, shown, std = self.adversary_pairs(seen)
+        z, shown, log_det = self.adversary_pairs(seen)
         contrast = self.training_randn_like(shown)  # p(z), or N(0, I) for the normalised codes
-        disc = nonsaturating_critic_loss(
+        disc = losses.nonsaturating_critic_loss(
             self.discriminator(seen, shown.detach()), self.discriminator(seen, contrast)
         )
         logs = {"disc/loss": disc}
         self.step_if_finite(self.optimizer("discriminator"), disc, logs, "adversary update")
 
         t = self.discriminator(seen, shown)
-        kl = t.mean() if std is None else avb_kl_estimate(t, shown, z, std)
-        reconstruction = reconstruction_cost(self.decoder(z), x)
+        kl = t.mean() if log_det is None else losses.avb_kl_estimate(t, shown, z, log_det)
+        reconstruction = losses.reconstruction_cost(self.decoder(z), x)
         terms = {"ae/reconstruction": reconstruction, "ae/penalty": kl}
         terms.update(self.regularisers.terms(seen, z))
         loss = self.reconstruction_weight * reconstruction + self.penalty_weight * kl
