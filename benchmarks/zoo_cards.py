@@ -183,8 +183,14 @@ def family_rows(manifest: Manifest, latent: dict[str, tuple[float, float] | None
             inception = f"{block['metrics']['fid']['mean']:.1f}" if block else "-"
             mmds = latent.get(name) or ("-", "-")
             mmd = " | ".join(m if m == "-" else f"{m:.4f}" for m in mmds)
+            # WGAN-LP is WGAN-GP's class with the one-sided penalty (Petzka et al. 2018)
+            label = (
+                f"{family} (one-sided penalty: WGAN-LP)"
+                if entry["config"].get("one_sided")
+                else family
+            )
             lines.append(
-                f"| {family} | `{name}` | {entry['training']['generator_steps']:,} steps | "
+                f"| {label} | `{name}` | {entry['training']['generator_steps']:,} steps | "
                 f"{fid['mean']:.2f} ± {fid['std']:.2f} | {inception} | {mmd} | {published} |"
             )
     return lines
