@@ -239,7 +239,7 @@ def main() -> None:
     train = test = None
     lines = [
         "| name | family | resolution | metrics (mean ± std over seeds 0, 1, 2) | smallest "
-        "digit class | training (1 CPU thread) | file |",
+        "digit class | training (CPU clock) | file |",
         "|---|---|---|---|---|---|---|",
     ]
     recipes = ["| name | command | generator steps | seconds | machine |", "|---|---|---|---|---|"]
