@@ -51,7 +51,7 @@ def test_every_family_with_an_mnist_recipe_has_an_mnist_entry():
     configs = Path(__file__).parents[1] / "configs"
     recipes = [path for path in configs.glob("*/mnist.yaml") if path.parent.name != "cpu"]
     families = {yaml.safe_load(path.read_text())["model"]["class_path"] for path in recipes}
-    families = {path.rsplit(".", 1)[1] for path in families}
+    families = {class_path.rsplit(".", 1)[1] for class_path in families}
     assert len(families) >= 16
     assert families - {SHIPPED.entry(name).family for name in MNIST_MODELS} == set()
     assert len(MNIST_MODELS) >= 16
