@@ -77,8 +77,7 @@ def test_config_trains_on_real_data(family, dataset, data_dirs, tmp_path):
 
 def zoo_recipes() -> list[tuple[str, list[str]]]:
     """The training command of every published MNIST model (checkpoints/manifest.json) as its
-    first config and the rest of its arguments, less the data folder; then the recipes of the
-    families still to be published (configs/zoo/gan_mnist.yaml, began_mnist.yaml)."""
+    first config and the rest of its arguments, less the data folder."""
     manifest = Manifest.read()
     recipes = []
     for name in sorted(manifest.names()):
@@ -89,15 +88,6 @@ def zoo_recipes() -> list[tuple[str, list[str]]]:
         args = shlex.split(command)[2:]  # after "wgen fit"
         where = args.index("--data.init_args.data_dir")
         recipes.append((name, args[:where] + args[where + 2 :]))
-    pending = [(f, "gan_mnist") for f in ("sngan", "wgan_sn", "wgan_div", "cramer_gan")]
-    for family, overlay in [*pending, ("began", "began_mnist")]:
-        args = [
-            "--config",
-            f"configs/{family}/mnist.yaml",
-            "--config",
-            f"configs/zoo/{overlay}.yaml",
-        ]
-        recipes.append((family, args))
     return recipes
 
 
